@@ -1,0 +1,97 @@
+"""Effective edges: the non-stale records of one (source, target) pair merged
+into the edge that traversal, cycle detection and recommendations use.
+
+Attributes come from the highest-priority discovery source
+(manual > service_mesh > kubernetes > backstage > otel_service_graph);
+confidence is the noisy-OR of the records' confidences, 1 - prod(1 - c_i).
+Pure Python: no Django.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SOURCE_PRIORITY: tuple[str, ...] = ("manual", "service_mesh", "kubernetes", "backstage", "otel_service_graph")
+_RANK = {name: rank for rank, name in enumerate(SOURCE_PRIORITY)}
+
+
+@dataclass(frozen=True)
+class EdgeRecord:
+    """One stored record: what one discovery source says about one edge."""
+
+    source: str
+    target: str
+    discovery_source: str
+    communication_mode: str = "sync"
+    criticality: str = "hard"
+    protocol: str = ""
+    timeout_ms: int | None = None
+    retry_config: dict = field(default_factory=dict, hash=False, compare=False)
+    confidence_score: float = 1.0
+    is_stale: bool = False
+    last_observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EffectiveEdge:
+    source: str
+    target: str
+    communication_mode: str
+    criticality: str
+    protocol: str
+    timeout_ms: int | None
+    retry_config: dict = field(hash=False, compare=False)
+    confidence_score: float
+    discovery_sources: tuple[str, ...]
+    last_observed_at: datetime | None = None
+
+    @property
+    def is_hard_sync(self) -> bool:
+        return self.criticality == "hard" and self.communication_mode == "sync"
+
+
+def source_rank(discovery_source: str) -> int:
+    """Lower is higher priority; unknown sources sort last."""
+    return _RANK.get(discovery_source, len(SOURCE_PRIORITY))
+
+
+def noisy_or(confidences: Iterable[float]) -> float:
+    """Probability that at least one independent source is right: 1 - prod(1 - c)."""
+    miss = 1.0
+    for confidence in confidences:
+        miss *= 1.0 - min(max(confidence, 0.0), 1.0)
+    return 1.0 - miss
+
+
+def merge_pair(records: list[EdgeRecord]) -> EffectiveEdge:
+    """Merge the records of one (source, target) pair; `records` must be non-empty."""
+    ordered = sorted(records, key=lambda r: source_rank(r.discovery_source))
+    primary = ordered[0]
+    observed = [r.last_observed_at for r in ordered if r.last_observed_at is not None]
+    return EffectiveEdge(
+        source=primary.source,
+        target=primary.target,
+        communication_mode=primary.communication_mode,
+        criticality=primary.criticality,
+        protocol=primary.protocol,
+        timeout_ms=primary.timeout_ms,
+        retry_config=primary.retry_config,
+        confidence_score=noisy_or(r.confidence_score for r in ordered),
+        discovery_sources=tuple(r.discovery_source for r in ordered),
+        last_observed_at=max(observed) if observed else None,
+    )
+
+
+def merge_records(records: Iterable[EdgeRecord], *, include_stale: bool = False) -> list[EffectiveEdge]:
+    """Group records by (source, target) and merge each group.
+
+    Stale records are ignored unless `include_stale`; a pair whose records are
+    all stale then has no effective edge. Output is sorted by (source, target).
+    """
+    groups: dict[tuple[str, str], list[EdgeRecord]] = defaultdict(list)
+    for record in records:
+        if record.is_stale and not include_stale:
+            continue
+        groups[(record.source, record.target)].append(record)
+    return [merge_pair(groups[key]) for key in sorted(groups)]

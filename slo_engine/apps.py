@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SloEngineConfig(AppConfig):
+    name = "slo_engine"
+    verbose_name = "SLO Engine"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,49 @@
+"""Celery application. Configuration comes from Django settings (CELERY_*).
+
+The correlation id of the request that enqueued a task travels in the task's
+headers and is restored around its execution, so the task's log lines carry it.
+"""
+
+import os
+
+from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slo_engine.settings")
+
+app = Celery("slo_engine")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+_HEADER = "correlation_id"
+
+
+@before_task_publish.connect
+def _attach_correlation_id(headers=None, **_kwargs):
+    from slo_engine.logging import correlation_id_var
+
+    if headers is not None and _HEADER not in headers:
+        headers[_HEADER] = correlation_id_var.get()
+
+
+_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _restore_correlation_id(task_id=None, task=None, **_kwargs):
+    from slo_engine.logging import correlation_id_var
+    from slo_engine.middleware import new_correlation_id
+
+    incoming = getattr(task.request, _HEADER, None) or (task.request.headers or {}).get(_HEADER)
+    if not incoming or incoming == "-":
+        incoming = new_correlation_id()
+    _tokens[task_id] = correlation_id_var.set(incoming)
+
+
+@task_postrun.connect
+def _clear_correlation_id(task_id=None, **_kwargs):
+    from slo_engine.logging import correlation_id_var
+
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        correlation_id_var.reset(token)

@@ -1,0 +1,79 @@
+"""Health probes. `/health/live`: the process answers. `/health/ready`: the
+database, the cache and the Celery broker are reachable; 503 naming the part
+that is down otherwise."""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        details = check()
+        result = {"status": "ok", **details}
+    except Exception as exc:  # noqa: BLE001 - a probe reports any failure
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    db = settings.DATABASES["default"]
+    return {"vendor": connection.vendor, "name": str(db.get("NAME")), "host": db.get("HOST") or "local"}
+
+
+def _check_cache() -> dict:
+    backend = settings.CACHES["default"]["BACKEND"]
+    if "redis" in backend:
+        from django_redis import get_redis_connection
+
+        get_redis_connection("default").ping()
+    else:
+        cache.set("health:probe", "1", 5)
+    return {"backend": backend.rsplit(".", 1)[-1]}
+
+
+def _check_broker() -> dict:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"mode": "eager", "url": "memory://"}
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"mode": "redis", "url": _redact(settings.CELERY_BROKER_URL)}
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@never_cache
+@require_GET
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def ready(request):
+    checks = {"database": _timed(_check_database), "cache": _timed(_check_cache), "broker": _timed(_check_broker)}
+    failing = [name for name, result in checks.items() if result["status"] != "ok"]
+    body = {"status": "ok" if not failing else "unavailable", "checks": checks}
+    if failing:
+        body["failing"] = failing
+    return JsonResponse(body, status=503 if failing else 200)

@@ -1,0 +1,41 @@
+"""Log formatting: every record carries the correlation id of the request or
+task that produced it, and `LOG_FORMAT=json` writes one JSON object a line."""
+
+import json
+import logging
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+correlation_id_var: ContextVar[str] = ContextVar("correlation_id", default="-")
+
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "correlation_id"}
+
+
+def get_correlation_id() -> str:
+    return correlation_id_var.get()
+
+
+class CorrelationIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "correlation_id", None):
+            record.correlation_id = correlation_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; `extra={...}` fields become top-level keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": getattr(record, "correlation_id", correlation_id_var.get()),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str)

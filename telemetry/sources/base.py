@@ -1,0 +1,96 @@
+"""The telemetry source protocol (DESIGN.md section 8).
+
+A source answers three questions: the daily SLI history of a service, the SLI
+values over a recent window (for aggregates), and the service-graph edges seen
+recently (for OTel discovery). Implementations: `prometheus` and `demo`,
+chosen by `TELEMETRY_SOURCE`.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+
+class TelemetryError(Exception):
+    """A telemetry read failed in a way a retry will not fix (bad query, bad data)."""
+
+
+class TelemetryUnavailable(TelemetryError):
+    """The backend could not be reached or timed out: transient, worth a retry."""
+
+
+class TelemetryQueryError(TelemetryError):
+    """The backend rejected a query (e.g. a PromQL syntax error)."""
+
+    def __init__(self, message: str, *, query: str):
+        super().__init__(f"{message} (query: {query})")
+        self.query = query
+
+
+@dataclass(frozen=True)
+class DailySli:
+    """One day of SLI data for one service. `good` may exceed `total` in bad
+    data; consumers reject such points and count them."""
+
+    day: date
+    good: float
+    total: float
+    # Latency percentiles in milliseconds for that day, keyed by percentile
+    # (50, 95, 99, 99.9); missing when the service has no latency data.
+    latency_ms: dict[float, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SliHistory:
+    """Daily history over [start, end] (inclusive). `days` holds only the days
+    that have data, in order; gaps are days without data."""
+
+    service_id: str
+    start: date
+    end: date
+    days: tuple[DailySli, ...]
+    # Upper bounds (ms) of the latency histogram buckets, when the source knows them.
+    latency_bucket_bounds_ms: tuple[float, ...] = ()
+
+    @property
+    def lookback_days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class WindowSli:
+    """SLI values of one service over one window, for SliAggregate rows.
+    `values` maps SliAggregate sli_type -> value; `sample_count` is the number
+    of requests behind them."""
+
+    service_id: str
+    window: str
+    values: dict[str, float]
+    sample_count: int
+
+
+@dataclass(frozen=True)
+class ObservedEdge:
+    """One edge of the OTel service graph: `client` called `server`."""
+
+    client: str
+    server: str
+    connection_type: str  # "" (plain RPC/HTTP), "messaging_system", "database", "virtual_node"
+    request_count: float
+
+
+@runtime_checkable
+class TelemetrySource(Protocol):
+    name: str
+
+    def daily_history(self, service_id: str, *, start: date, end: date, metadata: dict | None = None) -> SliHistory:
+        """Daily good/total events and latency percentiles over [start, end]."""
+        ...
+
+    def window_sli(self, service_id: str, *, window: str, metadata: dict | None = None) -> WindowSli:
+        """SLI values over the trailing `window` (`1h`, `1d`, `7d`, `28d`, `90d`)."""
+        ...
+
+    def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
+        """Edges with requests in the trailing `lookback` (e.g. `15m`, `1h`)."""
+        ...
