@@ -10,6 +10,7 @@ api_v1 = [
     path("health/ready", health.ready, name="api-health-ready"),
     path("", include("telemetry.api.urls")),
     path("", include("recommendations.api.urls")),
+    path("", include("graph.api.alert_urls")),
     path("", include("graph.api.urls")),
 ]
 
