@@ -2,6 +2,12 @@
 
 Labels never carry service ids, so cardinality stays bounded: only enums
 (direction, depth bucket, outcome, source, task name).
+
+The two state gauges (open alerts, stale edges) are refreshed from COUNT
+queries each time /metrics is served (slo_engine/metrics_views.py), so they are
+fresh at scrape time whoever last changed the rows. Under gunicorn with several
+workers, PROMETHEUS_MULTIPROC_DIR aggregates every process's samples (see
+gunicorn.conf.py); the gauges then report the most recently written value.
 """
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -21,7 +27,9 @@ CYCLE_DETECTION_SECONDS = Histogram(
     "slo_engine_cycle_detection_duration_seconds", "Cycle detection duration (load + detect + persist)",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-OPEN_ALERTS = Gauge("slo_engine_open_alerts", "Circular-dependency alerts by status", ["status"])
+OPEN_ALERTS = Gauge(
+    "slo_engine_open_alerts", "Circular-dependency alerts by status", ["status"], multiprocess_mode="mostrecent"
+)
 RECOMMENDATION_SECONDS = Histogram(
     "slo_engine_recommendation_duration_seconds", "Recommendation generation duration per service",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
@@ -32,7 +40,7 @@ RECOMMENDATIONS = Counter(
 )
 DISCOVERY_RUNS = Counter("slo_engine_discovery_runs_total", "OTel discovery runs by outcome", ["outcome"])
 DISCOVERED_EDGES = Counter("slo_engine_discovered_edges_total", "Edges upserted by OTel discovery")
-STALE_EDGES = Gauge("slo_engine_stale_edges", "Edge records currently stale")
+STALE_EDGES = Gauge("slo_engine_stale_edges", "Edge records currently stale", multiprocess_mode="mostrecent")
 TASK_FAILURES = Counter("slo_engine_task_failures_total", "Celery task failures", ["task"])
 
 

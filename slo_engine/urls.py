@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from slo_engine import health
+from slo_engine import health, metrics_views
 
 api_v1 = [
     path("health", health.live, name="api-health"),
@@ -34,8 +34,8 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[AllowAny]),
         name="redoc",
     ),
-    path("", include("django_prometheus.urls")),
-    path("", include("graph.urls")),
+    path("metrics", metrics_views.metrics, name="prometheus-django-metrics"),
+    path("", include("slo_engine.page_urls")),
 ]
 
 handler400 = "slo_engine.api.errors.handler400"

@@ -1,3 +1,0 @@
-"""Pages: the service map and service pages (filled in by the pages issue)."""
-
-urlpatterns = []

@@ -1,0 +1,274 @@
+"""Pages for people: the service map (`/`) and a page per service.
+
+The map is drawn in the browser from the same JSON API that clients use
+(`/api/v1/graph`, the subgraph query, the alert list), authenticated by the
+staff session. The service page is rendered here from the catalog, the
+effective edges and the active recommendations; its SLI history chart loads
+`sli-history.json` (below) so a slow telemetry backend never delays the page.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+
+from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
+from graph.models import Service, ServiceCriticality, ServiceDependency
+from recommendations.models import RecommendationStatus, SloRecommendation
+from telemetry.sources import TelemetryError, get_telemetry_source
+
+# History shown when a service has no recommendation to take a lookback from.
+DEFAULT_HISTORY_DAYS = 30
+MAX_HISTORY_DAYS = 180
+TIER_NAMES = ("conservative", "balanced", "aggressive")
+EXPORT_FORMATS = (("openslo", "OpenSLO"), ("sloth", "Sloth"), ("prometheus", "Prometheus rules"))
+
+_EDGE_FIELDS = (
+    "source__service_id",
+    "target__service_id",
+    "discovery_source",
+    "communication_mode",
+    "criticality",
+    "protocol",
+    "timeout_ms",
+    "retry_config",
+    "confidence_score",
+    "is_stale",
+    "last_observed_at",
+)
+
+
+def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list[EffectiveEdge]]:
+    """The effective (non-stale) edges out of and into `service`, as
+    (dependencies, dependents), each sorted by the other end's service_id.
+    One query; edges to retired services are left out like in traversals."""
+    records = (
+        ServiceDependency.objects.filter(Q(source=service) | Q(target=service), is_stale=False)
+        .filter(source__retired_at__isnull=True, target__retired_at__isnull=True)
+        .values_list(*_EDGE_FIELDS)
+    )
+    edges = merge_records(EdgeRecord(*row) for row in records)
+    dependencies = sorted((e for e in edges if e.source == service.service_id), key=lambda e: e.target)
+    dependents = sorted((e for e in edges if e.target == service.service_id), key=lambda e: e.source)
+    return dependencies, dependents
+
+
+def recommendations_active(*, service: Service) -> list[SloRecommendation]:
+    """Active recommendations of a service, availability before latency."""
+    return list(
+        SloRecommendation.objects.filter(service=service, status=RecommendationStatus.ACTIVE).order_by(
+            "sli_type", "metric"
+        )
+    )
+
+
+def percent(value: float | None, *, digits: int = 3) -> str:
+    """0.99953 -> "99.953%"; trailing zeros dropped; "–" for no value."""
+    if value is None:
+        return "–"
+    text = f"{value * 100:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _interval(values) -> str:
+    """A confidence interval as text; availabilities as percentages, else ms."""
+    if not isinstance(values, list | tuple) or len(values) != 2 or None in values:
+        return "–"
+    low, high = values
+    if 0 <= low <= 1 and 0 <= high <= 1:
+        return f"{percent(low)} – {percent(high)}"
+    return f"{low:,.0f} – {high:,.0f} ms"
+
+
+def _tier_rows(recommendation: SloRecommendation) -> list[dict]:
+    """The three tiers in display order, with their numbers as text."""
+    rows = []
+    for name in TIER_NAMES:
+        tier = (recommendation.tiers or {}).get(name)
+        if not isinstance(tier, dict):
+            continue
+        row = {
+            "name": name,
+            "target": percent(tier.get("target")),
+            "breach_probability": percent(tier.get("estimated_breach_probability"), digits=1),
+            "interval": _interval(tier.get("confidence_interval")),
+        }
+        if tier.get("threshold_ms") is not None:
+            row["threshold"] = f"p{tier.get('percentile', 99):g} ≤ {tier['threshold_ms']:,.0f} ms"
+        if tier.get("error_budget_minutes") is not None:
+            row["error_budget"] = f"{tier['error_budget_minutes']:,.0f} min"
+        if tier.get("historical_windows"):
+            row["history"] = f"{tier.get('historical_breaches', 0)} of {tier['historical_windows']} past windows"
+        rows.append(row)
+    return rows
+
+
+def _explanation(recommendation: SloRecommendation) -> dict:
+    """The explanation with its numbers as text: attributions and the
+    dependency budget table."""
+    explanation = recommendation.explanation or {}
+    attributions = [
+        {
+            "feature": item.get("feature", ""),
+            "contribution": f"{item.get('contribution', 0) * 100:+.4f} pp",
+            "description": item.get("description", ""),
+        }
+        for item in explanation.get("feature_attributions") or []
+    ]
+    impact = explanation.get("dependency_impact") or {}
+    dependencies = [
+        {
+            "service_id": item.get("service_id", ""),
+            "availability": percent(item.get("availability")),
+            "budget_share": percent(item.get("budget_share"), digits=1),
+            "flags": [flag.replace("_", " ") for flag in item.get("flags") or []],
+        }
+        for item in impact.get("dependencies") or []
+    ]
+    return {
+        "summary": explanation.get("summary", ""),
+        "observed": percent(explanation.get("observed_availability")),
+        "attributions": attributions,
+        "bound": percent(impact.get("composite_availability_bound")) if impact else "",
+        "bottleneck": impact.get("bottleneck_service") or "",
+        "dependencies": dependencies,
+        "warnings": [str(w) for w in explanation.get("warnings") or []],
+    }
+
+
+def _quality_badges(recommendations: list[SloRecommendation]) -> list[dict]:
+    """Badges a reader should notice before trusting the numbers."""
+    badges = []
+    for recommendation in recommendations:
+        quality = recommendation.data_quality or {}
+        label = recommendation.metric.replace("_", " ")
+        if quality.get("is_cold_start"):
+            days = quality.get("days_with_data")
+            badges.append({"kind": "cold-start", "text": f"Cold start ({days} days of data)", "metric": label})
+        if quality.get("low_traffic"):
+            badges.append({"kind": "low-traffic", "text": "Low traffic", "metric": label})
+        if quality.get("rejected_points"):
+            badges.append(
+                {"kind": "rejected", "text": f"{quality['rejected_points']} rejected points", "metric": label}
+            )
+    unique = {(b["kind"], b["text"]): b for b in badges}
+    return list(unique.values())
+
+
+@staff_member_required
+def service_map(request: HttpRequest) -> HttpResponse:
+    """The interactive map; `?focus=<service_id>` opens focused on one service."""
+    return render(
+        request,
+        "pages/service_map.html",
+        {
+            "focus": request.GET.get("focus", ""),
+            "criticalities": ServiceCriticality.values,
+            "depths": range(1, 11),
+        },
+    )
+
+
+@staff_member_required
+def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
+    """Catalog facts, edges and the active recommendations of one service."""
+    service = get_object_or_404(Service, service_id=service_id)
+    dependencies, dependents = service_direct_edges(service=service)
+    recommendations = recommendations_active(service=service)
+    api_base = f"/api/v1/services/{service.service_id}"
+    return render(
+        request,
+        "pages/service_detail.html",
+        {
+            "service": service,
+            "dependencies": dependencies,
+            "dependents": dependents,
+            "recommendations": [
+                {"object": r, "tiers": _tier_rows(r), "explanation": _explanation(r)} for r in recommendations
+            ],
+            "badges": _quality_badges(recommendations),
+            "tier_names": TIER_NAMES,
+            "export_formats": EXPORT_FORMATS,
+            "admin_url": reverse("admin:graph_service_change", args=[service.pk]),
+            "page_data": {
+                "service_id": service.service_id,
+                "api_base": api_base,
+                "history_url": reverse("page-service-sli-history", args=[service.service_id]),
+                "recommendations": [
+                    {
+                        "sli_type": r.sli_type,
+                        "metric": r.metric,
+                        "tiers": r.tiers,
+                        "explanation": r.explanation,
+                        "data_quality": r.data_quality,
+                    }
+                    for r in recommendations
+                ],
+            },
+        },
+    )
+
+
+def _history_window(recommendations: list[SloRecommendation]) -> tuple[date, date]:
+    """The lookback the recommendations used (so the chart shows what they
+    saw), else the last DEFAULT_HISTORY_DAYS days up to yesterday."""
+    windows = [(r.lookback_window_start, r.lookback_window_end) for r in recommendations]
+    if windows:
+        start = min(w[0] for w in windows)
+        end = max(w[1] for w in windows)
+        start_day, end_day = _as_day(start), _as_day(end)
+        if end_day > start_day:
+            return max(start_day, end_day - timedelta(days=MAX_HISTORY_DAYS - 1)), end_day
+    end_day = timezone.now().date() - timedelta(days=1)
+    return end_day - timedelta(days=DEFAULT_HISTORY_DAYS - 1), end_day
+
+
+def _as_day(value: datetime) -> date:
+    return value.astimezone(UTC).date() if timezone.is_aware(value) else value.date()
+
+
+@staff_member_required
+def service_sli_history(request: HttpRequest, service_id: str) -> JsonResponse:
+    """Daily availability and p99 latency of one service, for the chart.
+
+    Out: `{"service_id", "start", "end", "days_with_data", "lookback_days",
+    "days": [{"day", "availability", "total", "latency_p99_ms"}], "error"}`;
+    `error` is a sentence when the telemetry source failed (status 503).
+    """
+    service = get_object_or_404(Service, service_id=service_id)
+    start, end = _history_window(recommendations_active(service=service))
+    payload = {
+        "service_id": service.service_id,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "lookback_days": (end - start).days + 1,
+        "days_with_data": 0,
+        "days": [],
+        "error": None,
+    }
+    try:
+        history = get_telemetry_source().daily_history(
+            service.service_id, start=start, end=end, metadata=service.metadata
+        )
+    except TelemetryError as exc:
+        payload["error"] = f"Telemetry is unavailable: {exc}"
+        return JsonResponse(payload, status=503)
+    days = []
+    for point in history.days:
+        # Days with good > total are bad data that the recommender rejects too.
+        valid = point.total > 0 and point.good <= point.total
+        days.append(
+            {
+                "day": point.day.isoformat(),
+                "availability": point.good / point.total if valid else None,
+                "total": point.total,
+                "latency_p99_ms": point.latency_ms.get(99) if point.latency_ms else None,
+            }
+        )
+    payload["days"] = days
+    payload["days_with_data"] = len(days)
+    return JsonResponse(payload)

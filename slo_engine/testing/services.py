@@ -1,0 +1,302 @@
+"""Private, throwaway servers for fault and concurrency tests.
+
+Fault tests stop and restart Redis and PostgreSQL, so they must never touch the
+shared instances (other test runs use them at the same time). These helpers
+start a private `redis-server` and a private PostgreSQL cluster (`initdb` +
+`pg_ctl`, run as the `postgres` OS user when the tests run as root) on free
+loopback ports, and the application itself under gunicorn pointed at them.
+
+Fixtures: `private_redis` (per test), `private_postgres` (per session, with a
+migrated database and two API keys), `app_server` (a factory: start gunicorn
+with extra environment, stopped at teardown).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_process(process: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server without persistence; `stop()`/`start()` keep the port."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: _port_open(self.port), timeout=10, what=f"redis on :{self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop_process(self.process)
+            self.process = None
+        wait_until(lambda: not _port_open(self.port), timeout=10, what="redis to stop")
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    on_path = shutil.which(name)
+    if on_path:
+        return on_path
+    raise FileNotFoundError(f"PostgreSQL server binary {name!r} not found")
+
+
+@dataclass
+class PostgresCluster:
+    """A private PostgreSQL cluster in a temporary directory on a free port.
+
+    PostgreSQL refuses to run as root, so when the tests run as root the
+    cluster belongs to (and runs as) the `postgres` OS user.
+    """
+
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="slo-pg-")))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = list(args)
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres")
+        self._run(_pg_bin("initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+                  "-o", options, "-w", "-t", "60", action, *extra)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def restart(self) -> None:
+        """A fast restart: every open connection is terminated."""
+        self._ctl("restart", "-m", "fast")
+
+    def create_database(self, name: str) -> None:
+        self._run(_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+
+    def destroy(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# Runs inside a subprocess pointed at the private database: migrate, then
+# create one read and one write key and print them as JSON.
+_BOOTSTRAP = """
+import json, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0, interactive=False)
+from slo_engine.models import ApiKeyScope
+from slo_engine.testing.api import make_api_key
+print(json.dumps({"read": make_api_key("fault-read", ApiKeyScope.READ),
+                  "write": make_api_key("fault-write", ApiKeyScope.WRITE)}))
+"""
+
+
+def app_environment(**overrides: str) -> dict[str, str]:
+    """The environment of an application subprocess: the caller's, minus the
+    test database override, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("TEST_DATABASE_NAME", None)
+    env.update({"DJANGO_SETTINGS_MODULE": "slo_engine.settings", "PYTHONUNBUFFERED": "1"})
+    env.update(overrides)
+    return env
+
+
+def bootstrap_database(*, database_url: str) -> dict[str, str]:
+    """Migrate the database at `database_url` and return `{"read": key, "write": key}`."""
+    result = subprocess.run(
+        [PYTHON, "-c", _BOOTSTRAP], cwd=BASE_DIR, env=app_environment(DATABASE_URL=database_url, REDIS_URL=""),
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"bootstrap of {database_url} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class PrivateDatabase:
+    cluster: PostgresCluster
+    name: str
+    keys: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url(self.name)
+
+
+@dataclass
+class AppServer:
+    """The application under gunicorn (this repo's gunicorn.conf.py) on a free port."""
+
+    env: dict[str, str]
+    workers: int = 1
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="slo-app-", suffix=".log")[1]))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**self.env, "WEB_CONCURRENCY": str(self.workers), "BIND": f"127.0.0.1:{self.port}"}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [PYTHON, "-m", "gunicorn", "-c", str(BASE_DIR / "gunicorn.conf.py"), "slo_engine.wsgi:application"],
+                cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+        def answers() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.logs()[-4000:]}")
+            try:
+                return httpx.get(f"{self.url}/health/live", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answers, timeout=60, interval=0.2, what=f"gunicorn on :{self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            # The whole session: the arbiter and its workers.
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def json_logs(self) -> list[dict]:
+        """Log lines that are JSON objects (LOG_FORMAT=json), in order."""
+        records = []
+        for line in self.logs().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        return records
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivateDatabase]:
+    """A private cluster with a migrated database `slo` and API keys."""
+    cluster = PostgresCluster()
+    try:
+        cluster.init()
+        cluster.start()
+        cluster.create_database("slo")
+        keys = bootstrap_database(database_url=cluster.url("slo"))
+        yield PrivateDatabase(cluster=cluster, name="slo", keys=keys)
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def app_server() -> Iterator:
+    """Factory: `app_server(env={...}, workers=1)` starts gunicorn and returns
+    the AppServer; every server started is stopped at teardown."""
+    started: list[AppServer] = []
+
+    def start(*, env: dict[str, str], workers: int = 1) -> AppServer:
+        server = AppServer(env=app_environment(**env), workers=workers)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        server.log_path.unlink(missing_ok=True)
