@@ -1,6 +1,13 @@
 """Health probes. `/health/live`: the process answers. `/health/ready`: the
 database, the cache and the Celery broker are reachable; 503 naming the part
-that is down otherwise."""
+that is down otherwise.
+
+Telemetry (Prometheus) is checked too but is not critical: when it is down the
+API still serves graphs and stored recommendations and the tasks retry, and
+taking this instance out of rotation would fix nothing. The probe then answers
+200 with `"status": "degraded"` and names it under `degraded`, so it stays
+honest without paging for the wrong thing.
+"""
 
 import time
 
@@ -12,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 
-def _timed(check) -> dict:
+def _timed(check, *, critical: bool = True) -> dict:
     started = time.perf_counter()
     try:
         details = check()
@@ -20,6 +27,7 @@ def _timed(check) -> dict:
     except Exception as exc:  # noqa: BLE001 - a probe reports any failure
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    result["critical"] = critical
     return result
 
 
@@ -55,6 +63,21 @@ def _check_broker() -> dict:
     return {"mode": "redis", "url": _redact(settings.CELERY_BROKER_URL)}
 
 
+TELEMETRY_PROBE_TIMEOUT_SECONDS = 1.0
+
+
+def _check_telemetry() -> dict:
+    if settings.TELEMETRY_SOURCE != "prometheus":
+        return {"source": settings.TELEMETRY_SOURCE}
+    import requests
+
+    url = settings.PROMETHEUS_URL.rstrip("/")
+    # Prometheus's own readiness endpoint; a short timeout keeps the probe fast.
+    response = requests.get(f"{url}/-/ready", timeout=TELEMETRY_PROBE_TIMEOUT_SECONDS)
+    response.raise_for_status()
+    return {"source": "prometheus", "url": _redact(url)}
+
+
 def _redact(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -71,9 +94,19 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    checks = {"database": _timed(_check_database), "cache": _timed(_check_cache), "broker": _timed(_check_broker)}
-    failing = [name for name, result in checks.items() if result["status"] != "ok"]
-    body = {"status": "ok" if not failing else "unavailable", "checks": checks}
+    checks = {
+        "database": _timed(_check_database),
+        "cache": _timed(_check_cache),
+        "broker": _timed(_check_broker),
+        "telemetry": _timed(_check_telemetry, critical=False),
+    }
+    down = [name for name, result in checks.items() if result["status"] != "ok"]
+    failing = [name for name in down if checks[name]["critical"]]
+    degraded = [name for name in down if not checks[name]["critical"]]
+    status = "unavailable" if failing else "degraded" if degraded else "ok"
+    body = {"status": status, "checks": checks}
     if failing:
         body["failing"] = failing
+    if degraded:
+        body["degraded"] = degraded
     return JsonResponse(body, status=503 if failing else 200)

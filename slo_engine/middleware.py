@@ -1,7 +1,14 @@
 """Correlation ids: taken from the request's X-Correlation-ID (or generated),
-made available to log records and Celery tasks, echoed on every response."""
+made available to log records and Celery tasks, echoed on every response.
 
+The middleware also writes the application's access log: one line per request
+(logger `slo_engine.request`) with method, path, status and duration, carrying
+the correlation id like every other line logged while the request runs.
+"""
+
+import logging
 import re
+import time
 import uuid
 
 from slo_engine.logging import correlation_id_var
@@ -10,6 +17,10 @@ HEADER = "HTTP_X_CORRELATION_ID"
 RESPONSE_HEADER = "X-Correlation-ID"
 # Accept only ids that are safe to echo into headers and logs.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes and scrapes come every few seconds; they are logged at DEBUG only.
+_QUIET_PREFIXES = ("/health/", "/api/v1/health", "/metrics", "/static/")
+
+access_logger = logging.getLogger("slo_engine.request")
 
 
 def new_correlation_id() -> str:
@@ -25,9 +36,29 @@ class CorrelationIdMiddleware:
         correlation_id = incoming if _VALID_ID.match(incoming) else new_correlation_id()
         request.correlation_id = correlation_id
         token = correlation_id_var.set(correlation_id)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            response[RESPONSE_HEADER] = correlation_id
+            _log_request(request, response.status_code, started)
         finally:
             correlation_id_var.reset(token)
-        response[RESPONSE_HEADER] = correlation_id
         return response
+
+
+def _log_request(request, status: int, started: float) -> None:
+    if status >= 500:
+        level = logging.ERROR
+    elif status >= 400:
+        level = logging.WARNING
+    elif request.path.startswith(_QUIET_PREFIXES):
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    if not access_logger.isEnabledFor(level):
+        return
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    access_logger.log(
+        level, "%s %s %s %.1fms", request.method, request.path, status, duration_ms,
+        extra={"method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms},
+    )
