@@ -6,4 +6,8 @@ SHARED_DATA_DIR = Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve(
 
 pytest_plugins = [
     "slo_engine.testing.api",
+    "slo_engine.testing.celery",
+    "slo_engine.testing.prometheus",
+    "slo_engine.testing.browser",
+    "slo_engine.testing.services",
 ]

@@ -1,9 +1,14 @@
 """Reads of the catalog and the effective graph (keyword-only, no writes)."""
 
+import time
+
 import networkx as nx
+from django.core.cache import cache
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
-from graph.models import GraphVersion, ServiceDependency
+from graph.models import GraphVersion, Service, ServiceDependency
+from graph.queries import subgraph
+from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
 
 _RECORD_FIELDS = (
     "source__service_id",
@@ -49,3 +54,57 @@ def graph_version_current() -> int:
     """The graph version that caches key on; 0 before the first write."""
     row = GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first()
     return row or 0
+
+
+# Cached reads key on the graph version, so entries of an older graph are
+# never read again and simply expire.
+GRAPH_CACHE_SECONDS = 600
+
+
+def service_subgraph(
+    *, service_id: str, direction: str = "downstream", depth: int = 3, include_stale: bool = False,
+    min_confidence: float = 0.0, use_cache: bool = True,
+) -> dict:
+    """The subgraph response of DESIGN.md section 5 for a non-retired service
+    (see `graph.queries.subgraph`), served from the cache for the current
+    graph version when present."""
+    started = time.perf_counter()
+    key = (
+        f"graph:subgraph:v{graph_version_current()}:{service_id}:{direction}:{depth}:"
+        f"{int(include_stale)}:{min_confidence!r}"
+    )
+    result = cache.get(key) if use_cache else None
+    outcome = "hit"
+    if result is None:
+        outcome = "miss"
+        result = subgraph(
+            service_id=service_id, direction=direction, depth=depth, include_stale=include_stale,
+            min_confidence=min_confidence,
+        ).as_dict()
+        if use_cache:
+            cache.set(key, result, GRAPH_CACHE_SECONDS)
+    TRAVERSAL_SECONDS.labels(direction=direction, depth_bucket=depth_bucket(depth), cache=outcome).observe(
+        time.perf_counter() - started
+    )
+    return result
+
+
+def graph_map(*, include_stale: bool = False) -> dict:
+    """The whole effective graph for the service map: every non-retired
+    service as a node and the effective edges between them (cached per
+    graph version)."""
+    version = graph_version_current()
+    key = f"graph:map:v{version}:{int(include_stale)}"
+    result = cache.get(key)
+    if result is None:
+        nodes = [
+            {"service_id": sid, "display_name": name, "team": team, "criticality": crit, "discovered": found,
+             "tags": tags}
+            for sid, name, team, crit, found, tags in Service.objects.active().values_list(
+                "service_id", "display_name", "team", "criticality", "discovered", "tags"
+            )
+        ]
+        edges = [edge.as_dict() for edge in effective_edges(include_stale=include_stale)]
+        result = {"graph_version": version, "nodes": nodes, "edges": edges}
+        cache.set(key, result, GRAPH_CACHE_SECONDS)
+    return result

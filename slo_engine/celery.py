@@ -2,12 +2,14 @@
 
 The correlation id of the request that enqueued a task travels in the task's
 headers and is restored around its execution, so the task's log lines carry it.
+A task that fails for good (retries exhausted, time limit, bug) increments
+`slo_engine_task_failures_total{task=...}`; retries are not failures.
 """
 
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_failure, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slo_engine.settings")
 
@@ -15,7 +17,8 @@ app = Celery("slo_engine")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-_HEADER = "correlation_id"
+# Not "correlation_id": Celery already uses that message property for the task id.
+_HEADER = "x_correlation_id"
 
 
 @before_task_publish.connect
@@ -47,3 +50,10 @@ def _clear_correlation_id(task_id=None, **_kwargs):
     token = _tokens.pop(task_id, None)
     if token is not None:
         correlation_id_var.reset(token)
+
+
+@task_failure.connect
+def _count_failure(sender=None, **_kwargs):
+    from slo_engine.metrics import TASK_FAILURES
+
+    TASK_FAILURES.labels(task=getattr(sender, "name", None) or "unknown").inc()

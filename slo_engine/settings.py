@@ -254,6 +254,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `criticality` field with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceCriticalityEnum": "graph.models.ServiceCriticality",
+        "DependencyCriticalityEnum": "graph.models.DependencyCriticality",
+        "DiscoverySourceEnum": "graph.models.DiscoverySource",
+        "CommunicationModeEnum": "graph.models.CommunicationMode",
+    },
 }
 
 # --- Domain settings -------------------------------------------------------
@@ -261,6 +268,17 @@ TELEMETRY_SOURCE = envchoice("TELEMETRY_SOURCE", "demo", {"demo", "prometheus"})
 PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "http://127.0.0.1:9090")
 PROMETHEUS_TIMEOUT_SECONDS = envfloat("PROMETHEUS_TIMEOUT_SECONDS", 10.0)
 PROMETHEUS_RETRIES = envint("PROMETHEUS_RETRIES", 3, minimum=0)
+# PromQL overrides (empty: the OpenTelemetry span-metrics defaults in
+# telemetry/sources/prometheus.py); `$service`, `$window`, `$quantile` are filled in.
+PROMQL_TOTAL = os.environ.get("PROMQL_TOTAL", "")
+PROMQL_ERRORS = os.environ.get("PROMQL_ERRORS", "")
+PROMQL_LATENCY = os.environ.get("PROMQL_LATENCY", "")
+PROMQL_LATENCY_BUCKETS = os.environ.get("PROMQL_LATENCY_BUCKETS", "")
+PROMQL_SERVICE_GRAPH = os.environ.get("PROMQL_SERVICE_GRAPH", "")
+# OTel discovery reads the service graph over this trailing range; confidence
+# is 1 - exp(-requests / OTEL_CONFIDENCE_REQUESTS).
+OTEL_GRAPH_LOOKBACK = os.environ.get("OTEL_GRAPH_LOOKBACK", "1h")
+OTEL_CONFIDENCE_REQUESTS = envfloat("OTEL_CONFIDENCE_REQUESTS", 100.0)
 STALE_EDGE_THRESHOLD_HOURS = envint("STALE_EDGE_THRESHOLD_HOURS", 168, minimum=1)
 OTEL_GRAPH_INGEST_INTERVAL_MINUTES = envint("OTEL_GRAPH_INGEST_INTERVAL_MINUTES", 15, minimum=1)
 INGEST_MAX_NODES = envint("INGEST_MAX_NODES", 10_000, minimum=1)

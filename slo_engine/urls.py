@@ -1,13 +1,15 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from slo_engine import health, metrics_views
+from slo_engine.api.stats import StatsView
 
 api_v1 = [
     path("health", health.live, name="api-health"),
     path("health/ready", health.ready, name="api-health-ready"),
+    re_path(r"^stats/?$", StatsView.as_view(), name="api-stats"),
     path("", include("telemetry.api.urls")),
     path("", include("recommendations.api.urls")),
     path("", include("graph.api.alert_urls")),

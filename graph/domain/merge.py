@@ -50,6 +50,19 @@ class EffectiveEdge:
     def is_hard_sync(self) -> bool:
         return self.criticality == "hard" and self.communication_mode == "sync"
 
+    def as_dict(self) -> dict:
+        """The API representation of an effective edge."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "communication_mode": self.communication_mode,
+            "criticality": self.criticality,
+            "protocol": self.protocol,
+            "timeout_ms": self.timeout_ms,
+            "confidence_score": round(self.confidence_score, 6),
+            "discovery_sources": list(self.discovery_sources),
+        }
+
 
 def source_rank(discovery_source: str) -> int:
     """Lower is higher priority; unknown sources sort last."""

@@ -5,8 +5,12 @@ conditional UPDATE ... WHERE status IN (...), so two operators acting at once
 cannot both win; the loser gets AlertTransitionError (409 in the API).
 """
 
+import json
 from collections.abc import Iterable
 
+from django.db import connection
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from graph.models import AlertStatus, CircularDependencyAlert
@@ -71,3 +75,16 @@ def alert_resolve(*, alert: CircularDependencyAlert, actor: str, notes: str = ""
         raise AlertTransitionError(alert.pk, alert.status, AlertStatus.RESOLVED)
     alert.refresh_from_db()
     return alert
+
+
+def alerts_involving_service(*, queryset: QuerySet, service_id: str) -> QuerySet:
+    """Narrow `queryset` to alerts whose cycle passes through `service_id`.
+
+    PostgreSQL answers with jsonb containment (`cycle_path @> '["svc"]'`);
+    SQLite, which has no JSON containment, matches the quoted element in the
+    stored JSON text, so a service_id never matches a longer one it prefixes.
+    """
+    if connection.features.supports_json_field_contains:
+        return queryset.filter(cycle_path__contains=[service_id])
+    as_text = Cast("cycle_path", output_field=TextField())
+    return queryset.alias(cycle_text=as_text).filter(cycle_text__contains=json.dumps(service_id))

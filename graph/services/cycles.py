@@ -81,7 +81,7 @@ def _graph_version() -> int:
     return GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
-def _effective_pairs() -> list[tuple[str, str]]:
+def cycle_edge_pairs() -> list[tuple[str, str]]:
     """(source, target) service_ids of every non-stale edge record between
     active services. Several records of one pair collapse in the graph, so
     this skips the attribute merge `effective_edges()` does: only topology
@@ -109,10 +109,11 @@ def cycle_alerts_sync(
     started = time.perf_counter()
     result = CycleSyncResult()
     for attempt in range(1, _MAX_ATTEMPTS + 1):
+        stamp = now or timezone.now()
         version = _graph_version()
         say(f"loading the effective graph (version {version})")
         load_started = time.perf_counter()
-        pairs = _effective_pairs()
+        pairs = cycle_edge_pairs()
         result.load_seconds = time.perf_counter() - load_started
         say(f"loaded {len(pairs)} live edge records in {result.load_seconds:.2f} s; detecting cycles")
         detect_started = time.perf_counter()
@@ -126,7 +127,7 @@ def cycle_alerts_sync(
         )
         persist_started = time.perf_counter()
         persisted = _persist(
-            detection=detection, expected_version=version, now=now or timezone.now(),
+            detection=detection, expected_version=version, now=stamp,
             force=attempt == _MAX_ATTEMPTS, result=result,
         )
         result.persist_seconds = time.perf_counter() - persist_started
@@ -142,7 +143,7 @@ def cycle_alerts_sync(
 
     CYCLE_DETECTION_SECONDS.observe(result.duration_seconds)
     _update_gauge()
-    _store_summary(detection=detection, result=result, now=now or timezone.now())
+    _store_summary(detection=detection, result=result, now=stamp)
     logger.info(
         "cycle detection: %d cycle(s), %d created, %d reopened, %d resolved, %d truncated component(s) in %.3f s",
         len(result.cycles), result.created, result.reopened, result.resolved, result.truncated_sccs,

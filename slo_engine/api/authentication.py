@@ -83,3 +83,4 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         if not user.is_staff:
             return None
         return user, auth
+

@@ -1,0 +1,198 @@
+"""Raw SQL of the graph app: the subgraph traversal (DESIGN.md section 6).
+
+One recursive CTE per query, identical on PostgreSQL and SQLite. The walk's
+rows are (node, depth) pairs combined with UNION, so duplicates collapse and
+a walk has at most nodes x depth rows even on a cyclic graph; paths are never
+enumerated. Parameters are always bound; the only text spliced into the SQL is
+chosen from the constant fragments below.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
+
+DIRECTIONS = ("downstream", "upstream", "both")
+
+# Floating tolerance between the SQL noisy-OR (EXP of a sum of logs) and the
+# Python one (a product), so both agree on which pairs meet min_confidence.
+CONFIDENCE_TOLERANCE = 1e-9
+
+# Per walk: which column joins the frontier and which one is the next node.
+# Downstream joins on source_id (index dependency_fwd_live_idx on
+# (source, target) WHERE NOT is_stale), upstream on target_id
+# (dependency_rev_live_idx on (target, source) WHERE NOT is_stale).
+_WALKS = {
+    "downstream": ("down", "source_id", "target_id"),
+    "upstream": ("up", "target_id", "source_id"),
+}
+
+_LIVE_ONLY = "AND {alias}.is_stale = FALSE"
+
+# The merged confidence of the pair that record `d` belongs to: noisy-OR
+# 1 - prod(1 - c) computed as 1 - exp(sum(ln(1 - c))); a record with c = 1
+# makes the pair certain and adds ln(1) = 0 to the sum, because aggregates are
+# evaluated before CASE and ln(0) is an error.
+# Uses the unique index (source, target, discovery_source).
+_CONFIDENCE_FILTER = """
+          AND (SELECT CASE WHEN MAX(c.confidence_score) >= 1 THEN 1.0
+                           ELSE 1 - EXP(SUM(LN(CASE WHEN c.confidence_score >= 1 THEN 1
+                                                       ELSE 1 - c.confidence_score END))) END
+               FROM graph_servicedependency c
+               WHERE c.source_id = d.source_id AND c.target_id = d.target_id {live_c}) >= %s"""
+
+_WALK_CTE = """
+    {name}(node, depth) AS (
+        SELECT s.id, 0 FROM graph_service s WHERE s.service_id = %s AND s.retired_at IS NULL
+      UNION
+        SELECT d.{next_col}, w.depth + 1
+        FROM {name} w
+        JOIN graph_servicedependency d ON d.{join_col} = w.node
+        JOIN graph_service n ON n.id = d.{next_col}
+        WHERE w.depth < %s AND n.retired_at IS NULL {live_d}{confidence}
+    ),
+    {name}_nodes(node, depth) AS (
+        SELECT node, MIN(depth) FROM {name} GROUP BY node
+    )"""
+
+# Edge records walked by one walk: the near end was reached before the depth
+# limit and the far end is in the walk, so the edge was followed.
+_WALK_EDGES = """
+    SELECT src.service_id, tgt.service_id, {source_depth}, {target_depth},
+           src.criticality, src.team, tgt.criticality, tgt.team,
+           d.discovery_source, d.communication_mode, d.criticality, d.protocol, d.timeout_ms,
+           d.confidence_score, d.is_stale
+    FROM {name}_nodes ns
+    JOIN graph_servicedependency d ON d.{join_col} = ns.node
+    JOIN {name}_nodes nt ON nt.node = d.{next_col}
+    JOIN graph_service src ON src.id = d.source_id
+    JOIN graph_service tgt ON tgt.id = d.target_id
+    WHERE ns.depth < %s {live_d}"""
+
+
+@dataclass(frozen=True)
+class SubgraphNode:
+    service_id: str
+    depth: int
+    criticality: str
+    team: str | None
+
+
+@dataclass
+class Subgraph:
+    """The result of one traversal: nodes (without the start) with their
+    fewest-hops depth, and the effective edges walked."""
+
+    service_id: str
+    direction: str
+    depth: int
+    nodes: list[SubgraphNode] = field(default_factory=list)
+    edges: list[EffectiveEdge] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """The API representation (DESIGN.md section 5, subgraph query)."""
+        return {
+            "service_id": self.service_id,
+            "direction": self.direction,
+            "depth": self.depth,
+            "nodes": [
+                {"service_id": n.service_id, "depth": n.depth, "criticality": n.criticality, "team": n.team}
+                for n in self.nodes
+            ],
+            "edges": [edge.as_dict() for edge in self.edges],
+            "statistics": {
+                "total_nodes": len(self.nodes),
+                "total_edges": len(self.edges),
+                "max_depth_reached": max((n.depth for n in self.nodes), default=0),
+            },
+        }
+
+
+def subgraph_sql(*, direction: str, include_stale: bool, filter_confidence: bool) -> str:
+    """The SQL text of a traversal; parameters follow `subgraph_params`."""
+    walks = [_WALKS["downstream"], _WALKS["upstream"]] if direction == "both" else [_WALKS[direction]]
+    live_d = "" if include_stale else _LIVE_ONLY.format(alias="d")
+    live_c = "" if include_stale else _LIVE_ONLY.format(alias="c")
+    confidence = _CONFIDENCE_FILTER.format(live_c=live_c) if filter_confidence else ""
+    ctes = [
+        _WALK_CTE.format(name=name, join_col=join_col, next_col=next_col, live_d=live_d, confidence=confidence)
+        for name, join_col, next_col in walks
+    ]
+    selects = [
+        _WALK_EDGES.format(
+            name=name, join_col=join_col, next_col=next_col, live_d=live_d,
+            # ns is the near end of the walked edge: its source downstream, its target upstream.
+            source_depth="ns.depth" if join_col == "source_id" else "nt.depth",
+            target_depth="nt.depth" if join_col == "source_id" else "ns.depth",
+        )
+        for name, join_col, next_col in walks
+    ]
+    return "WITH RECURSIVE" + ",".join(ctes) + "\n" + "\n    UNION ALL".join(selects)
+
+
+def subgraph_params(
+    *, service_id: str, direction: str, depth: int, filter_confidence: bool, min_confidence: float
+) -> list:
+    walks = 2 if direction == "both" else 1
+    walk_params = [service_id, depth] + ([min_confidence - CONFIDENCE_TOLERANCE] if filter_confidence else [])
+    return walk_params * walks + [depth] * walks
+
+
+def subgraph(
+    *, service_id: str, direction: str = "downstream", depth: int = 3, include_stale: bool = False,
+    min_confidence: float = 0.0,
+) -> Subgraph:
+    """Walk the effective graph from `service_id` (a non-retired service) up to
+    `depth` hops downstream (what it calls), upstream (what calls it) or both.
+
+    Only non-stale records count unless `include_stale`; a pair is walked when
+    the noisy-OR of its records' confidences is at least `min_confidence`.
+    Retired services are neither walked nor returned. Nodes are sorted by
+    (depth, service_id), edges by (source, target).
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}")
+    filter_confidence = min_confidence > 0
+    sql = subgraph_sql(direction=direction, include_stale=include_stale, filter_confidence=filter_confidence)
+    params = subgraph_params(
+        service_id=service_id, direction=direction, depth=depth,
+        filter_confidence=filter_confidence, min_confidence=min_confidence,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+
+    # Each walk returns (node, its depth in that walk); "both" keeps the smaller.
+    depths: dict[str, int] = {}
+    info: dict[str, tuple[str, str | None]] = {}
+    records: dict[tuple[str, str, str], EdgeRecord] = {}
+    for (source, target, source_depth, target_depth, source_crit, source_team, target_crit, target_team,
+         discovery_source, mode, criticality, protocol, timeout_ms, confidence, is_stale) in rows:
+        for name, node_depth, crit, team in (
+            (source, source_depth, source_crit, source_team),
+            (target, target_depth, target_crit, target_team),
+        ):
+            if node_depth < depths.get(name, depth + 1):
+                depths[name] = node_depth
+            info[name] = (crit, team)
+        records[(source, target, discovery_source)] = EdgeRecord(
+            source=source, target=target, discovery_source=discovery_source, communication_mode=mode,
+            criticality=criticality, protocol=protocol, timeout_ms=timeout_ms,
+            confidence_score=float(confidence), is_stale=bool(is_stale),
+        )
+
+    threshold = min_confidence - CONFIDENCE_TOLERANCE
+    edges = [
+        edge for edge in merge_records(records.values(), include_stale=include_stale)
+        if edge.confidence_score >= threshold
+    ]
+    # A node is returned when a kept edge reaches it (the walk applied the same
+    # confidence rule, so this only drops edges between already-found nodes).
+    reached = {edge.source for edge in edges} | {edge.target for edge in edges}
+    reached.discard(service_id)
+    nodes = sorted(
+        (SubgraphNode(name, depths[name], *info[name]) for name in reached),
+        key=lambda n: (n.depth, n.service_id),
+    )
+    return Subgraph(service_id=service_id, direction=direction, depth=depth, nodes=nodes, edges=edges)

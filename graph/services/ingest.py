@@ -1,0 +1,288 @@
+"""Bulk ingestion of dependency graphs (DESIGN.md section 5, ingest request).
+
+`graph_ingest` takes nodes and edges that have already been validated (by
+`graph.api.serializers.IngestRequestSerializer`, which the API, `ingest_graph`
+and discovery share) and writes them in one transaction:
+
+1. every named service is inserted if absent, sorted by service_id
+   (INSERT ... ON CONFLICT DO NOTHING), then all of them are locked with
+   SELECT ... FOR UPDATE in service_id order. Two ingestions touching the same
+   services therefore queue on the same first row instead of deadlocking, and
+   an edge is only ever written by the holder of both its endpoints' locks;
+2. catalog fields of services given as nodes are updated where they changed;
+3. edge records are upserted in bulk (INSERT ... ON CONFLICT DO UPDATE) when
+   new or changed; unchanged ones only get `last_observed_at` refreshed, so a
+   re-sent payload changes nothing else;
+4. `mode="replace"` deletes the source's records missing from the payload;
+5. the graph version is bumped, which invalidates cached traversals.
+"""
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
+from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
+
+INGEST_MODES = ("merge", "replace")
+
+# Sources that describe a catalog (a person or a catalog file wrote them down);
+# services first named by any other source were discovered from telemetry.
+CATALOG_SOURCES = frozenset({DiscoverySource.MANUAL, DiscoverySource.BACKSTAGE})
+
+NODE_FIELDS = ("display_name", "team", "criticality", "tags", "metadata")
+EDGE_DEFAULTS = {
+    "communication_mode": "sync",
+    "criticality": "hard",
+    "protocol": "",
+    "timeout_ms": None,
+    "retry_config": {},
+    "confidence_score": 1.0,
+}
+EDGE_FIELDS = tuple(EDGE_DEFAULTS)
+
+# Keeps each statement's bound parameters under SQLite's limit.
+_BATCH = 2000
+
+
+@dataclass
+class IngestResult:
+    """What one ingestion did; the fields are the API response keys."""
+
+    nodes_upserted: int = 0
+    edges_upserted: int = 0
+    edges_removed: int = 0
+    services_auto_created: list[str] = field(default_factory=list)
+    circular_dependencies_detected: list[list[str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    graph_version: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def graph_version_bump() -> int:
+    """Increment the graph version inside the caller's transaction and return it.
+
+    Every graph write calls this, so caches keyed on the version miss after it.
+    """
+    updated = GraphVersion.objects.filter(pk=1).update(version=F("version") + 1, updated_at=timezone.now())
+    if not updated:  # the row is created by a migration; a flushed test database lacks it
+        GraphVersion.objects.get_or_create(pk=1, defaults={"version": 1})
+    return GraphVersion.objects.values_list("version", flat=True).get(pk=1)
+
+
+def _normalise_nodes(nodes: list[dict], warnings: list[str]) -> dict[str, dict]:
+    """Nodes by service_id with the original service's metadata fallbacks
+    applied; a service given twice keeps its last occurrence."""
+    out: dict[str, dict] = {}
+    for node in nodes:
+        service_id = node["service_id"]
+        if service_id in out:
+            warnings.append(f"node {service_id!r} appears more than once; the last one was kept")
+        values = {key: node[key] for key in NODE_FIELDS if key in node}
+        metadata = node.get("metadata") or {}
+        for key, meta_key in (("display_name", "service_name"), ("team", "team"), ("criticality", "criticality")):
+            if key not in values and metadata.get(meta_key) not in (None, ""):
+                values[key] = metadata[meta_key]
+        out[service_id] = values
+    return out
+
+
+def _normalise_edges(edges: list[dict], warnings: list[str]) -> dict[tuple[str, str], dict]:
+    """Edge attributes by (source, target), defaults filled; a pair repeated
+    in one request is one edge (the last occurrence wins)."""
+    out: dict[tuple[str, str], dict] = {}
+    for edge in edges:
+        pair = (edge["source"], edge["target"])
+        if pair in out:
+            warnings.append(f"edge {pair[0]} -> {pair[1]} appears more than once; the last one was kept")
+        attributes = edge.get("attributes") or {}
+        values = {key: attributes.get(key, default) for key, default in EDGE_DEFAULTS.items()}
+        values["retry_config"] = values["retry_config"] or {}
+        values["confidence_score"] = float(values["confidence_score"])
+        out[pair] = values
+    return out
+
+
+def _lock_services(
+    *, node_values: dict[str, dict], service_ids: list[str], source: str, actor: str
+) -> tuple[dict[str, Service], list[str]]:
+    """Insert absent services, then lock all of `service_ids` (sorted) FOR UPDATE.
+
+    Returns the locked services by service_id and the ids this call created
+    (a row whose pk is the one we generated was inserted by us).
+    """
+    discovered_by_source = source not in CATALOG_SOURCES
+    attempted: dict[str, uuid.UUID] = {}
+    candidates = []
+    for service_id in service_ids:
+        values = node_values.get(service_id)
+        pk = uuid.uuid4()
+        attempted[service_id] = pk
+        candidates.append(
+            Service(
+                id=pk,
+                service_id=service_id,
+                display_name=(values or {}).get("display_name") or service_id,
+                team=(values or {}).get("team"),
+                criticality=(values or {}).get("criticality") or "medium",
+                tags=(values or {}).get("tags") or [],
+                metadata=(values or {}).get("metadata") or {},
+                discovered=values is None or discovered_by_source,
+                created_by=actor,
+                updated_by=actor,
+            )
+        )
+    Service.objects.bulk_create(candidates, ignore_conflicts=True, batch_size=_BATCH)
+
+    services: dict[str, Service] = {}
+    for start in range(0, len(service_ids), _BATCH):
+        chunk = service_ids[start:start + _BATCH]
+        # Locks in service_id order, the same order every ingestion uses.
+        locked = Service.objects.select_for_update().filter(service_id__in=chunk).order_by("service_id")
+        services.update((service.service_id, service) for service in locked)
+    created = [sid for sid in service_ids if services[sid].pk == attempted[sid]]
+    return services, created
+
+
+def _update_catalog(
+    *, services: dict[str, Service], node_values: dict[str, dict], created: set[str], actor: str, now: datetime
+) -> None:
+    """Apply node fields to existing services; rows that would not change are
+    not written. Metadata is merged key by key, other fields replaced."""
+    changed = []
+    for service_id, values in node_values.items():
+        if service_id in created:
+            continue
+        service = services[service_id]
+        before = {key: getattr(service, key) for key in NODE_FIELDS}
+        for key, value in values.items():
+            if key == "metadata":
+                value = {**(service.metadata or {}), **(value or {})}
+            setattr(service, key, value)
+        if any(getattr(service, key) != before[key] for key in NODE_FIELDS):
+            service.updated_by = actor
+            service.updated_at = now
+            changed.append(service)
+    if changed:
+        Service.objects.bulk_update(changed, [*NODE_FIELDS, "updated_by", "updated_at"], batch_size=_BATCH)
+
+
+def _write_edges(
+    *, services: dict[str, Service], edge_values: dict[tuple[str, str], dict], source: str, observed_at: datetime
+) -> None:
+    """Upsert the edge records of `source`: new or changed ones in bulk,
+    unchanged ones only re-observed (and un-staled)."""
+    pk_to_sid = {service.pk: sid for sid, service in services.items()}
+    source_pks = sorted({services[s].pk for s, _ in edge_values}, key=str)
+    existing: dict[tuple[str, str], tuple] = {}
+    for start in range(0, len(source_pks), _BATCH):
+        rows = ServiceDependency.objects.filter(
+            discovery_source=source, source_id__in=source_pks[start:start + _BATCH]
+        ).values_list("id", "source_id", "target_id", *EDGE_FIELDS, "is_stale")
+        for row in rows:
+            target = pk_to_sid.get(row[2])
+            if target is not None:
+                existing[(pk_to_sid[row[1]], target)] = row
+
+    upserts, unchanged_ids = [], []
+    for pair in sorted(edge_values):
+        values = edge_values[pair]
+        row = existing.get(pair)
+        if row is not None and not row[-1] and tuple(row[3:-1]) == tuple(values[key] for key in EDGE_FIELDS):
+            unchanged_ids.append(row[0])
+            continue
+        upserts.append(
+            ServiceDependency(
+                source=services[pair[0]], target=services[pair[1]], discovery_source=source,
+                last_observed_at=observed_at, is_stale=False, **values,
+            )
+        )
+    ServiceDependency.objects.bulk_create(
+        upserts,
+        update_conflicts=True,
+        unique_fields=["source", "target", "discovery_source"],
+        update_fields=[*EDGE_FIELDS, "last_observed_at", "is_stale", "updated_at"],
+        batch_size=_BATCH,
+    )
+    for start in range(0, len(unchanged_ids), _BATCH):
+        # Never moves an observation back in time (an older payload arriving late).
+        ServiceDependency.objects.filter(
+            pk__in=unchanged_ids[start:start + _BATCH], last_observed_at__lt=observed_at
+        ).update(last_observed_at=observed_at)
+
+
+def _remove_missing(*, source: str, services: dict[str, Service], edge_values: dict) -> int:
+    """Delete `source`'s records whose pair is not in the payload (replace mode)."""
+    keep = {(services[s].pk, services[t].pk) for s, t in edge_values}
+    stale_ids = [
+        pk for pk, source_pk, target_pk in
+        ServiceDependency.objects.filter(discovery_source=source).values_list("id", "source_id", "target_id")
+        if (source_pk, target_pk) not in keep
+    ]
+    for start in range(0, len(stale_ids), _BATCH):
+        ServiceDependency.objects.filter(pk__in=stale_ids[start:start + _BATCH]).delete()
+    return len(stale_ids)
+
+
+def graph_ingest(
+    *, source: str, nodes: list[dict], edges: list[dict], mode: str = "merge",
+    observed_at: datetime | None = None, actor: str = "",
+) -> IngestResult:
+    """Write one ingestion batch, all or nothing.
+
+    `nodes` are dicts with `service_id` and any of display_name, team,
+    criticality, tags, metadata (absent fields keep their stored value);
+    `edges` are `{"source", "target", "attributes": {...}}` with the edge
+    attributes and an optional `confidence_score` (default 1.0). `source` is
+    the discovery source of every edge record written; `mode="replace"` also
+    deletes that source's records missing from `edges`. `observed_at` (default
+    now) becomes `last_observed_at`. Returns the counts for the response.
+    """
+    if mode not in INGEST_MODES:
+        raise ValueError(f"mode must be one of {INGEST_MODES}")
+    if source not in DiscoverySource.values:
+        raise ValueError(f"source must be one of {DiscoverySource.values}")
+    now = timezone.now()
+    observed_at = observed_at or now
+    warnings: list[str] = []
+    node_values = _normalise_nodes(nodes, warnings)
+    edge_values = _normalise_edges(edges, warnings)
+    service_ids = sorted(set(node_values) | {sid for pair in edge_values for sid in pair})
+
+    try:
+        with transaction.atomic():
+            services, created = _lock_services(
+                node_values=node_values, service_ids=service_ids, source=source, actor=actor
+            )
+            _update_catalog(services=services, node_values=node_values, created=set(created), actor=actor, now=now)
+            _write_edges(services=services, edge_values=edge_values, source=source, observed_at=observed_at)
+            removed = 0
+            if mode == "replace":
+                removed = _remove_missing(source=source, services=services, edge_values=edge_values)
+            version = graph_version_bump()
+    except Exception:
+        INGEST_REQUESTS.labels(source=source, outcome="error").inc()
+        raise
+
+    retired = sorted(sid for sid, service in services.items() if service.retired_at is not None)
+    if retired:
+        warnings.append(f"retired services are hidden from traversals until restored: {', '.join(retired)}")
+    auto_created = [sid for sid in created if sid not in node_values]
+    INGEST_REQUESTS.labels(source=source, outcome="ok").inc()
+    INGEST_ROWS.labels(kind="services").inc(len(node_values) + len(auto_created))
+    INGEST_ROWS.labels(kind="edges").inc(len(edge_values))
+    INGEST_ROWS.labels(kind="edges_removed").inc(removed)
+    return IngestResult(
+        nodes_upserted=len(node_values),
+        edges_upserted=len(edge_values),
+        edges_removed=removed,
+        services_auto_created=auto_created,
+        warnings=warnings,
+        graph_version=version,
+    )

@@ -1,0 +1,133 @@
+"""Serializers of the recommendations API (DESIGN.md section 5)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from recommendations.exporters import EXPORT_FORMATS, TIERS
+from recommendations.models import RecommendationSliType, SloRecommendation
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    sli_type = serializers.ChoiceField(choices=RecommendationSliType.choices, required=False)
+    force_regenerate = serializers.BooleanField(required=False, default=False)
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=EXPORT_FORMATS)
+    tier = serializers.ChoiceField(choices=TIERS, required=False, default="balanced")
+    sli_type = serializers.ChoiceField(choices=RecommendationSliType.choices, required=False)
+
+
+class TierSerializer(serializers.Serializer):
+    """An availability tier, or (with percentile/threshold_ms) a latency tier."""
+
+    target = serializers.FloatField()
+    target_raw = serializers.FloatField(required=False)
+    estimated_breach_probability = serializers.FloatField()
+    historical_breach_rate = serializers.FloatField(required=False, allow_null=True)
+    historical_breaches = serializers.IntegerField(required=False)
+    historical_windows = serializers.IntegerField(required=False)
+    confidence_interval = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
+    error_budget_minutes = serializers.FloatField(required=False)
+    percentile = serializers.FloatField(required=False)
+    threshold_ms = serializers.FloatField(required=False)
+
+
+class TiersSerializer(serializers.Serializer):
+    conservative = TierSerializer()
+    balanced = TierSerializer()
+    aggressive = TierSerializer()
+
+
+class AttributionSerializer(serializers.Serializer):
+    feature = serializers.ChoiceField(choices=["variance", "data_quality_margin", "rounding", "dependency_cap"])
+    contribution = serializers.FloatField()
+    description = serializers.CharField()
+
+
+class DependencyShareSerializer(serializers.Serializer):
+    service_id = serializers.CharField()
+    availability = serializers.FloatField(allow_null=True)
+    budget_share = serializers.FloatField(allow_null=True)
+    flags = serializers.ListField(child=serializers.ChoiceField(
+        choices=["over_half_of_budget", "missing_extra_nine", "no_data"]))
+
+
+class DependencyImpactSerializer(serializers.Serializer):
+    composite_availability_bound = serializers.FloatField()
+    bottleneck_service = serializers.CharField(allow_null=True)
+    dependencies = DependencyShareSerializer(many=True)
+
+
+class TimeoutWarningSerializer(serializers.Serializer):
+    service_id = serializers.CharField()
+    timeout_ms = serializers.IntegerField()
+    p99_ms = serializers.FloatField()
+    days_over = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class ExplanationSerializer(serializers.Serializer):
+    """Availability: observed_availability, feature_attributions and
+    dependency_impact; latency: percentile and dependency timeout warnings."""
+
+    summary = serializers.CharField()
+    observed_availability = serializers.FloatField(required=False)
+    feature_attributions = AttributionSerializer(many=True, required=False)
+    dependency_impact = DependencyImpactSerializer(required=False)
+    percentile = serializers.FloatField(required=False)
+    warnings = TimeoutWarningSerializer(many=True, required=False)
+
+
+class DataQualitySerializer(serializers.Serializer):
+    completeness = serializers.FloatField()
+    days_with_data = serializers.IntegerField()
+    lookback_days = serializers.IntegerField()
+    is_cold_start = serializers.BooleanField()
+    sample_count = serializers.IntegerField()
+    low_traffic = serializers.BooleanField()
+    rejected_points = serializers.IntegerField()
+
+
+@extend_schema_field(TiersSerializer)
+class TiersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(ExplanationSerializer)
+class ExplanationField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(DataQualitySerializer)
+class DataQualityField(serializers.JSONField):
+    pass
+
+
+class SloRecommendationSerializer(serializers.ModelSerializer):
+    tiers = TiersField()
+    explanation = ExplanationField()
+    data_quality = DataQualityField()
+
+    class Meta:
+        model = SloRecommendation
+        fields = ["sli_type", "metric", "window_days", "status", "generated_at", "expires_at",
+                  "lookback_window_start", "lookback_window_end", "tiers", "explanation", "data_quality"]
+
+
+class ServiceRecommendationsSerializer(serializers.Serializer):
+    service_id = serializers.CharField()
+    recommendations = SloRecommendationSerializer(many=True)
+
+
+class InsufficientDataProblemSerializer(serializers.Serializer):
+    """422 problem+json when there is not enough data, with the facts."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField()
+    correlation_id = serializers.CharField()
+    errors = serializers.ListField(child=serializers.DictField())
+    data_quality = DataQualitySerializer()

@@ -1,0 +1,97 @@
+"""The dependency ceiling of "The Calculus of Service Availability"
+(Treynor, Dahlin, Rau, Beyer; ACM Queue 2017).
+
+A service cannot be more available than the product of the availabilities
+of the things it hard-depends on synchronously. Each unique dependency counts
+once however many paths reach it (transitively); a strongly connected
+component counts as one unit at its weakest member (a failure anywhere in a
+cycle takes the cycle down). Pure Python + networkx: no Django.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+
+MINUTES_PER_YEAR = 365 * 24 * 60
+
+
+@dataclass(frozen=True)
+class DependencyUnit:
+    """One unit of the ceiling: a dependency, or an SCC of them, named by its
+    weakest member. `availability` is None when none of them has data."""
+
+    service_id: str
+    members: tuple[str, ...]
+    availability: float | None
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    composite: float
+    units: tuple[DependencyUnit, ...]
+
+    @property
+    def bottleneck(self) -> DependencyUnit | None:
+        known = [unit for unit in self.units if unit.availability is not None]
+        return min(known, key=lambda u: (u.availability, u.service_id)) if known else None
+
+
+def dependency_ceiling(service_id: str, hard_sync_edges: Iterable[tuple[str, str]],
+                       availability: Mapping[str, float | None]) -> Ceiling:
+    """The ceiling of `service_id` over the graph of its hard sync edges.
+
+    `availability` maps a dependency's service_id to its observed
+    availability (None or missing: no data, left out of the product)."""
+    graph = nx.DiGraph(list(hard_sync_edges))
+    if service_id not in graph:
+        return Ceiling(composite=1.0, units=())
+    reachable = nx.descendants(graph, service_id) | {service_id}
+    units: list[DependencyUnit] = []
+    for component in nx.strongly_connected_components(graph.subgraph(reachable)):
+        members = sorted(component - {service_id})
+        if not members:
+            continue
+        known = [(availability[m], m) for m in members if availability.get(m) is not None]
+        if known:
+            worst, name = min(known)
+            units.append(DependencyUnit(service_id=name, members=tuple(members), availability=float(worst)))
+        else:
+            units.append(DependencyUnit(service_id=members[0], members=tuple(members), availability=None))
+    units.sort(key=lambda u: u.service_id)
+    composite = 1.0
+    for unit in units:
+        if unit.availability is not None:
+            composite *= unit.availability
+    return Ceiling(composite=composite, units=tuple(units))
+
+
+def dependency_budget_shares(ceiling: Ceiling, target: float) -> list[dict]:
+    """Each unit's share of the error budget of `target`, (1 - a) / (1 - target),
+    with the flags `over_half_of_budget` (share > 0.5) and `missing_extra_nine`
+    (the dependency is not ten times as reliable as the target), or `no_data`."""
+    budget = max(1.0 - target, 1e-12)
+    rows = []
+    for unit in ceiling.units:
+        if unit.availability is None:
+            rows.append({"service_id": unit.service_id, "availability": None, "budget_share": None,
+                         "flags": ["no_data"]})
+            continue
+        unavailability = 1.0 - unit.availability
+        share = unavailability / budget
+        flags = []
+        if share > 0.5:
+            flags.append("over_half_of_budget")
+        if unavailability > budget / 10.0:
+            flags.append("missing_extra_nine")
+        rows.append({"service_id": unit.service_id, "availability": round(unit.availability, 8),
+                     "budget_share": round(share, 6), "flags": flags})
+    return rows
+
+
+def own_outage_budget_minutes(*, target: float, ceiling: float, period_minutes: float = MINUTES_PER_YEAR) -> float:
+    """Minutes per period left for the service's own outages once its hard
+    dependencies have spent theirs: (ceiling - target) * period, never below 0.
+    The Calculus paper's example: 99.99% with five 99.999% dependencies
+    leaves about 26 of 53 minutes a year."""
+    return max(0.0, ceiling - target) * period_minutes

@@ -1,0 +1,252 @@
+"""Writes of recommendations: generate (gather inputs, run the maths in
+`recommendations/domain/`, persist) and expire. Keyword-only, typed."""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import networkx as nx
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from graph.models import Service
+from graph.selectors import effective_graph
+from recommendations.domain.availability import availability_tiers, predictive_distribution
+from recommendations.domain.composite import dependency_budget_shares, dependency_ceiling
+from recommendations.domain.explain import availability_summary, feature_attributions
+from recommendations.domain.latency import latency_tiers, timeout_warnings
+from recommendations.domain.quality import (
+    COLD_START_LOOKBACK_DAYS,
+    DEFAULT_LOOKBACK_DAYS,
+    MIN_DAYS,
+    CleanHistory,
+    clean_daily_events,
+    data_quality,
+    is_cold_start,
+)
+from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
+from slo_engine.metrics import RECOMMENDATION_SECONDS, RECOMMENDATIONS
+from telemetry.sources import SliHistory, TelemetrySource, get_telemetry_source
+
+logger = logging.getLogger(__name__)
+
+LATENCY_PERCENTILE = 99
+
+
+class InsufficientData(Exception):
+    """Fewer than MIN_DAYS days of usable data: no recommendation.
+    `data_quality` holds the facts (days with data, lookback, rejected...)."""
+
+    def __init__(self, service_id: str, data_quality: dict):
+        self.service_id = service_id
+        self.data_quality = data_quality
+        super().__init__(
+            f"{service_id} has {data_quality['days_with_data']} day(s) of usable data in the last "
+            f"{data_quality['lookback_days']} days; at least {MIN_DAYS} are needed for a recommendation"
+        )
+
+
+@dataclass
+class DependencyFacts:
+    availability: float | None
+    p99_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class BatchContext:
+    """What one batch run shares between services: the effective graph and the
+    dependencies' observed facts, each fetched once."""
+
+    graph: nx.DiGraph | None = None
+    dependencies: dict[str, DependencyFacts] = field(default_factory=dict)
+
+
+def service_seed(service_id: str) -> int:
+    """A stable per-service seed (Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.sha256(service_id.encode()).digest()[:8], "big")
+
+
+def _events(history: SliHistory) -> tuple[np.ndarray, np.ndarray]:
+    good = np.fromiter((d.good for d in history.days), dtype=float, count=len(history.days))
+    total = np.fromiter((d.total for d in history.days), dtype=float, count=len(history.days))
+    return good, total
+
+
+def _p99(history: SliHistory) -> list[float]:
+    return [d.latency_ms[LATENCY_PERCENTILE] for d in history.days
+            if LATENCY_PERCENTILE in d.latency_ms and 0 <= d.good <= d.total]
+
+
+def _load_history(source: TelemetrySource, service: Service, end: date) -> tuple[SliHistory, CleanHistory, bool]:
+    """The 30-day history, or the 90-day one on a cold start."""
+    metadata = service.metadata or {}
+    history = source.daily_history(service.service_id, start=end - timedelta(days=DEFAULT_LOOKBACK_DAYS - 1),
+                                   end=end, metadata=metadata)
+    clean = clean_daily_events(*_events(history))
+    cold_start = is_cold_start(int(clean.total.size), DEFAULT_LOOKBACK_DAYS)
+    if cold_start:
+        history = source.daily_history(service.service_id, end=end, metadata=metadata,
+                                       start=end - timedelta(days=COLD_START_LOOKBACK_DAYS - 1))
+        clean = clean_daily_events(*_events(history))
+    return history, clean, cold_start
+
+
+def _dependency_facts(source: TelemetrySource, service_id: str, end: date, context: BatchContext) -> DependencyFacts:
+    facts = context.dependencies.get(service_id)
+    if facts is None:
+        history = source.daily_history(service_id, start=end - timedelta(days=DEFAULT_LOOKBACK_DAYS - 1), end=end)
+        clean = clean_daily_events(*_events(history))
+        availability = float(clean.good.sum() / clean.total.sum()) if clean.total.size else None
+        facts = DependencyFacts(availability=availability, p99_ms=_p99(history))
+        context.dependencies[service_id] = facts
+    return facts
+
+
+def _hard_sync_edges(graph: nx.DiGraph) -> list[tuple[str, str]]:
+    return [(u, v) for u, v, data in graph.edges(data=True) if data["edge"].is_hard_sync]
+
+
+def _availability_recommendation(*, service_id: str, clean: CleanHistory, quality: dict, window_days: int,
+                                 ceiling, seed: int) -> tuple[dict, dict]:
+    """(tiers, explanation) of the availability SLI."""
+    dist = predictive_distribution(clean.good, clean.total, window_days=window_days, seed=seed)
+    tiers = availability_tiers(clean.good, clean.total, window_days=window_days, seed=seed,
+                               ceiling=ceiling.composite, dist=dist)
+    balanced = tiers["balanced"]
+    bottleneck = ceiling.bottleneck
+    attributions = feature_attributions(
+        observed=dist.observed_mean,
+        plugin_quantile=float(np.quantile(dist.plugin_windows, balanced.probability)),
+        predictive_quantile=balanced.target_raw,
+        rounded=balanced.rounded,
+        target=balanced.target,
+    )
+    explanation = {
+        "summary": availability_summary(
+            service_id=service_id, target=balanced.target, window_days=window_days,
+            budget_minutes=balanced.error_budget_minutes, observed=dist.observed_mean,
+            days=quality["days_with_data"], cold_start=quality["is_cold_start"],
+            bottleneck=bottleneck.service_id if bottleneck else None, composite=ceiling.composite,
+            capped=balanced.target < balanced.rounded, low_traffic=quality["low_traffic"],
+        ),
+        "observed_availability": round(dist.observed_mean, 8),
+        "feature_attributions": attributions,
+        "dependency_impact": {
+            "composite_availability_bound": round(ceiling.composite, 8),
+            "bottleneck_service": bottleneck.service_id if bottleneck else None,
+            "dependencies": dependency_budget_shares(ceiling, balanced.target),
+        },
+    }
+    return {name: tier.as_dict() for name, tier in tiers.items()}, explanation
+
+
+def recommendations_generate(*, service: Service, source: TelemetrySource | None = None,
+                             now: datetime | None = None,
+                             context: BatchContext | None = None) -> list[SloRecommendation]:
+    """Compute the availability and latency p99 recommendations of `service`
+    from its telemetry and its hard sync dependencies, and make them the
+    active ones (the previous active ones are superseded in the same
+    transaction). Raises InsufficientData below MIN_DAYS days of data, and
+    TelemetryError when the source fails. `context` shares the graph and the
+    dependencies' facts across a batch."""
+    started = time.perf_counter()
+    try:
+        rows = _generate(service=service, source=source or get_telemetry_source(), now=now or timezone.now(),
+                         context=context or BatchContext())
+    except InsufficientData:
+        RECOMMENDATIONS.labels(outcome="insufficient_data").inc()
+        raise
+    except Exception:
+        RECOMMENDATIONS.labels(outcome="error").inc()
+        raise
+    RECOMMENDATIONS.labels(outcome="generated").inc()
+    RECOMMENDATION_SECONDS.observe(time.perf_counter() - started)
+    return rows
+
+
+def _generate(*, service: Service, source: TelemetrySource, now: datetime, context: BatchContext) -> list[SloRecommendation]:
+    window_days = settings.SLO_WINDOW_DAYS
+    end = now.astimezone(dt_timezone.utc).date() if timezone.is_aware(now) else now.date()
+    history, clean, cold_start = _load_history(source, service, end)
+    lookback_days = COLD_START_LOOKBACK_DAYS if cold_start else DEFAULT_LOOKBACK_DAYS
+    quality = data_quality(history=clean, lookback_days=lookback_days, cold_start=cold_start)
+    if clean.total.size < MIN_DAYS:
+        raise InsufficientData(service.service_id, quality)
+
+    if context.graph is None:
+        context.graph = effective_graph()
+    graph = context.graph
+    hard_edges = _hard_sync_edges(graph)
+    reachable = nx.descendants(nx.DiGraph(hard_edges), service.service_id) if any(
+        u == service.service_id for u, _ in hard_edges) else set()
+    availability = {dep: _dependency_facts(source, dep, end, context).availability for dep in reachable}
+    ceiling = dependency_ceiling(service.service_id, hard_edges, availability)
+    seed = service_seed(service.service_id)
+
+    tiers, explanation = _availability_recommendation(
+        service_id=service.service_id, clean=clean, quality=quality, window_days=window_days,
+        ceiling=ceiling, seed=seed)
+    lookback_start = datetime.combine(end - timedelta(days=lookback_days - 1), datetime.min.time(), tzinfo=dt_timezone.utc)
+    lookback_end = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
+    common = {"service": service, "window_days": window_days, "data_quality": quality,
+              "lookback_window_start": lookback_start, "lookback_window_end": lookback_end,
+              "generated_at": now, "expires_at": now + timedelta(hours=settings.RECOMMENDATION_TTL_HOURS),
+              "status": RecommendationStatus.ACTIVE}
+    rows = [SloRecommendation(sli_type=RecommendationSliType.AVAILABILITY, metric="availability",
+                              tiers=tiers, explanation=explanation, **common)]
+
+    p99 = _p99(history)
+    if len(p99) >= MIN_DAYS:
+        direct = {v: graph.edges[service.service_id, v]["edge"].timeout_ms
+                  for v in graph.successors(service.service_id)} if service.service_id in graph else {}
+        with_timeouts = {dep: timeout for dep, timeout in direct.items() if timeout}
+        warnings = timeout_warnings({dep: _dependency_facts(source, dep, end, context).p99_ms
+                                     for dep in with_timeouts}, with_timeouts)
+        latency = latency_tiers(p99, percentile=LATENCY_PERCENTILE, seed=seed,
+                                bucket_bounds_ms=history.latency_bucket_bounds_ms)
+        balanced = latency["balanced"]
+        summary = (f"{service.service_id}: p99 under {balanced['threshold_ms']:.0f} ms on 95% of the "
+                   f"{len(p99)} days observed; median day {float(np.median(p99)):.0f} ms, worst {max(p99):.0f} ms")
+        if warnings:
+            summary += f"; {len(warnings)} dependency timeout warning(s)"
+        rows.append(SloRecommendation(
+            sli_type=RecommendationSliType.LATENCY, metric=f"latency_p{LATENCY_PERCENTILE}", tiers=latency,
+            explanation={"summary": summary + ".", "percentile": LATENCY_PERCENTILE, "warnings": warnings},
+            **{**common, "data_quality": {**quality, "days_with_data": len(p99),
+                                          "completeness": round(len(p99) / lookback_days, 4)}},
+        ))
+    return _persist(service=service, rows=rows)
+
+
+def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloRecommendation]:
+    """Supersede the active rows of the same (sli_type, metric) and insert the
+    new ones in one transaction. A concurrent generation that won the race
+    trips the partial unique constraint: retry once, superseding its rows."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                for row in rows:
+                    SloRecommendation.objects.filter(
+                        service=service, sli_type=row.sli_type, metric=row.metric,
+                        status=RecommendationStatus.ACTIVE,
+                    ).update(status=RecommendationStatus.SUPERSEDED, updated_at=timezone.now())
+                return SloRecommendation.objects.bulk_create(rows)
+        except IntegrityError:
+            if attempt:
+                raise
+            for row in rows:
+                row.pk = None
+    return rows
+
+
+def recommendations_expire(*, now: datetime | None = None) -> int:
+    """Mark active recommendations past `expires_at` as expired; returns how
+    many. One conditional UPDATE (index recommendation_expiry_idx)."""
+    now = now or timezone.now()
+    return SloRecommendation.objects.filter(status=RecommendationStatus.ACTIVE, expires_at__lte=now).update(
+        status=RecommendationStatus.EXPIRED, updated_at=now)

@@ -1,0 +1,60 @@
+"""Celery tasks of recommendations: thin, ids in and counts out, acks late.
+
+`generate_recommendations_batch` (daily) fans out over all active services in
+chunks; `expire_recommendations` (hourly) sweeps expired ones.
+"""
+
+import logging
+
+from celery import group, shared_task
+
+from graph.models import Service
+from recommendations.services import BatchContext, InsufficientData, recommendations_expire, recommendations_generate
+from slo_engine.metrics import TASK_FAILURES
+from telemetry.sources import TelemetryError, get_telemetry_source
+
+logger = logging.getLogger(__name__)
+
+BATCH_CHUNK_SIZE = 100
+
+
+@shared_task(acks_late=True)
+def generate_recommendations_chunk(service_ids: list[str]) -> dict:
+    """Generate for the given service_ids, sharing the graph and the
+    dependencies' facts; returns counts by outcome."""
+    counts = {"generated": 0, "insufficient_data": 0, "failed": 0}
+    context = BatchContext()
+    source = get_telemetry_source()
+    for service in Service.objects.active().filter(service_id__in=service_ids):
+        try:
+            recommendations_generate(service=service, source=source, context=context)
+            counts["generated"] += 1
+        except InsufficientData:
+            counts["insufficient_data"] += 1
+        except TelemetryError:
+            logger.exception("recommendation of %s failed: telemetry", service.service_id)
+            counts["failed"] += 1
+    return counts
+
+
+@shared_task(acks_late=True)
+def generate_recommendations_batch(chunk_size: int = BATCH_CHUNK_SIZE) -> dict:
+    """Fan out over all active services in chunks (a Celery group); returns
+    how many services and chunks were dispatched and the group id."""
+    service_ids = list(Service.objects.active().order_by("service_id").values_list("service_id", flat=True))
+    chunks = [service_ids[i:i + chunk_size] for i in range(0, len(service_ids), chunk_size)]
+    if not chunks:
+        return {"services": 0, "chunks": 0, "group_id": None}
+    result = group(generate_recommendations_chunk.s(chunk) for chunk in chunks).apply_async()
+    result.save()
+    return {"services": len(service_ids), "chunks": len(chunks), "group_id": result.id}
+
+
+@shared_task(acks_late=True)
+def expire_recommendations() -> dict:
+    """Expire active recommendations past their expiry; returns the count."""
+    try:
+        return {"expired": recommendations_expire()}
+    except Exception:
+        TASK_FAILURES.labels(task="expire_recommendations").inc()
+        raise

@@ -1,0 +1,381 @@
+"""Load test: the API under gunicorn, driven over loopback by async clients.
+
+`run(*, progress)` (the `load` part of `manage.py benchmark`):
+
+1. creates a scratch database beside the configured PostgreSQL one
+   (`<name>_loadbench`, dropped at the end, so a user's data is untouched),
+   migrates it and creates a read and a write key;
+2. starts gunicorn (this repo's gunicorn.conf.py) with LOAD_WORKERS workers on
+   it and the configured Redis (own cache key prefix), with the throttle rates
+   raised so the test measures the service, not the rate limiter;
+3. seeds a generated graph (LOAD_SERVICES / LOAD_EDGES) through the ingest API;
+4. runs the driver in a second process (`python -m slo_engine.benchmarks.load`):
+   LOAD_CLIENTS async httpx clients for LOAD_DURATION_SECONDS, each picking
+   subgraph queries (80%), service lists (15%) or small ingests (5%), with a
+   random think time of mean LOAD_THINK_MS between requests; then a
+   cached-subgraph phase (LOAD_CACHED_SECONDS) on warmed queries with no writes.
+
+Every ingest bumps the graph version, which invalidates the subgraph cache,
+so in the mixed phase most subgraph queries after an ingest are cache misses;
+the cached-subgraph phase measures hits alone, and the server's own traversal
+histogram (`slo_engine_traversal_duration_seconds{cache=...}`) gives the hit
+ratio of both phases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+TARGETS = {"errors": 0, "cached_subgraph_p99_ms": 250, "overall_p99_ms": 500}
+MIX = (("subgraph", 0.80), ("service_list", 0.15), ("ingest", 0.05))
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    clients: int = 200
+    duration_seconds: float = 60.0
+    cached_seconds: float = 15.0
+    think_ms: float = 500.0
+    workers: int = 4
+    threads: int = 1
+    services: int = 2000
+    edges: int = 8000
+    hot_queries: int = 300
+    seed: int = 1
+
+    @classmethod
+    def from_env(cls) -> LoadConfig:
+        def number(name: str, default, kind=float):
+            raw = os.environ.get(name, "")
+            return kind(raw) if raw.strip() else default
+
+        defaults = cls()
+        return cls(
+            clients=number("LOAD_CLIENTS", defaults.clients, int),
+            duration_seconds=number("LOAD_DURATION_SECONDS", defaults.duration_seconds),
+            cached_seconds=number("LOAD_CACHED_SECONDS", defaults.cached_seconds),
+            think_ms=number("LOAD_THINK_MS", defaults.think_ms),
+            workers=number("LOAD_WORKERS", defaults.workers, int),
+            threads=number("LOAD_THREADS", defaults.threads, int),
+            services=number("LOAD_SERVICES", defaults.services, int),
+            edges=number("LOAD_EDGES", defaults.edges, int),
+            hot_queries=number("LOAD_HOT_QUERIES", defaults.hot_queries, int),
+            seed=number("LOAD_SEED", defaults.seed, int),
+        )
+
+
+# --------------------------------------------------------------------------
+# Orchestration (runs inside `manage.py benchmark`)
+# --------------------------------------------------------------------------
+
+
+def run(*, progress) -> dict:
+    """Run the load test; returns config, seed timing, per-phase figures and
+    whether each target was met. Needs PostgreSQL and Redis."""
+    from django.conf import settings
+
+    from graph.benchmarks.generate import generate_graph
+    from slo_engine.testing.services import AppServer, app_environment, bootstrap_database
+
+    config = LoadConfig.from_env()
+    database = settings.DATABASES["default"]
+    if "postgresql" not in database["ENGINE"] or not settings.REDIS_URL:
+        return {"skipped": "the load test needs DATABASE_URL (PostgreSQL) and REDIS_URL"}
+
+    scratch_name = f"{database['NAME']}_loadbench"
+    scratch_url = _database_url_with_name(settings.DATABASE_URL, scratch_name)
+    cache_prefix = f"loadbench-{os.getpid()}"
+    progress(f"load: scratch database {scratch_name}")
+    _recreate_database(database, scratch_name)
+    server = None
+    try:
+        keys = bootstrap_database(database_url=scratch_url)
+        env = app_environment(
+            DATABASE_URL=scratch_url, REDIS_URL=settings.REDIS_URL, CACHE_KEY_PREFIX=cache_prefix,
+            DEBUG="false", SECRET_KEY=secrets.token_urlsafe(40), LOG_LEVEL="WARNING", LOG_FORMAT="json",
+            RATE_LIMIT_QUERY="1000000/min", RATE_LIMIT_INGEST="1000000/min", GUNICORN_THREADS=str(config.threads),
+            GUNICORN_MAX_REQUESTS="0",
+        )
+        server = AppServer(env=env, workers=config.workers)
+        progress(f"load: starting gunicorn with {config.workers} workers")
+        server.start()
+
+        payload = generate_graph(services=config.services, edges=config.edges, seed=config.seed)
+        progress(f"load: seeding {config.services} services / {config.edges} edges through the ingest API")
+        seed_seconds = _seed(server.url, keys["write"], payload)
+
+        with tempfile.TemporaryDirectory(prefix="slo-load-") as workdir:
+            plan_path = Path(workdir) / "plan.json"
+            plan_path.write_text(json.dumps({
+                "url": server.url, "read_key": keys["read"], "write_key": keys["write"],
+                "services": [node["service_id"] for node in payload["nodes"]],
+                "edges": [[edge["source"], edge["target"]] for edge in payload["edges"]],
+                "config": asdict(config),
+            }))
+            before = _scrape_traversals(server.url)
+            progress(f"load: driving {config.clients} clients for {config.duration_seconds:g} s "
+                     f"+ {config.cached_seconds:g} s cached phase")
+            result = subprocess.run(
+                [sys.executable, "-m", "slo_engine.benchmarks.load", str(plan_path)],
+                capture_output=True, text=True, check=False,
+                timeout=config.duration_seconds + config.cached_seconds + 300,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"load driver failed:\n{result.stderr[-4000:]}")
+            phases = json.loads(result.stdout)
+        after = _scrape_traversals(server.url)
+        server_errors = [r for r in server.json_logs() if r.get("level") in {"ERROR", "CRITICAL"}]
+    finally:
+        if server is not None:
+            server.stop()
+            server.log_path.unlink(missing_ok=True)
+        _drop_database(database, scratch_name)
+        _clear_cache_prefix(settings.REDIS_URL, cache_prefix)
+
+    hits = after.get("hit", 0) - before.get("hit", 0)
+    misses = after.get("miss", 0) - before.get("miss", 0)
+    mixed, cached = phases["mixed"], phases["cached_subgraph"]
+    figures = {
+        "config": asdict(config),
+        "seed": {"services": config.services, "edges": config.edges, "ingest_seconds": round(seed_seconds, 3)},
+        "mixed": mixed,
+        "cached_subgraph": cached,
+        "server": {"traversal_cache_hits": hits, "traversal_cache_misses": misses,
+                   "error_log_lines": len(server_errors)},
+        "targets": TARGETS,
+    }
+    figures["meets_targets"] = {
+        "zero_errors": mixed["errors"] == 0 and cached["errors"] == 0,
+        "cached_subgraph_p99": cached["latency_ms"]["subgraph"]["p99"] <= TARGETS["cached_subgraph_p99_ms"],
+        "overall_p99": mixed["latency_ms"]["overall"]["p99"] <= TARGETS["overall_p99_ms"],
+    }
+    return figures
+
+
+def _database_url_with_name(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _maintenance_connection(database: dict):
+    import psycopg
+
+    return psycopg.connect(
+        dbname="postgres", user=database.get("USER") or None, password=database.get("PASSWORD") or None,
+        host=database.get("HOST") or None, port=database.get("PORT") or None, autocommit=True,
+    )
+
+
+def _recreate_database(database: dict, name: str) -> None:
+    from psycopg import sql
+
+    with _maintenance_connection(database) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop_database(database: dict, name: str) -> None:
+    from psycopg import sql
+
+    with _maintenance_connection(database) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _clear_cache_prefix(redis_url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start:start + 1000])
+    finally:
+        client.close()
+
+
+def _seed(url: str, write_key: str, payload: dict) -> float:
+    import httpx
+
+    started = time.perf_counter()
+    response = httpx.post(f"{url}/api/v1/services/dependencies", json=payload,
+                          headers={"Authorization": f"Api-Key {write_key}"}, timeout=600)
+    if response.status_code != 200:
+        raise RuntimeError(f"seeding failed: {response.status_code} {response.text[:2000]}")
+    return time.perf_counter() - started
+
+
+def _scrape_traversals(url: str) -> dict[str, float]:
+    """Server-side traversal counts by cache outcome, summed over workers."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[str, float] = {}
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "slo_engine_traversal_duration_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    cache = sample.labels.get("cache", "")
+                    counts[cache] = counts.get(cache, 0) + sample.value
+    return counts
+
+
+# --------------------------------------------------------------------------
+# Driver (a separate process; no Django)
+# --------------------------------------------------------------------------
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """Nearest-rank p50/p95/p99 and max of `values` (milliseconds)."""
+    if not values:
+        return {"count": 0, "p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        index = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+        return round(ordered[index], 2)
+
+    return {"count": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99),
+            "max": round(ordered[-1], 2)}
+
+
+class Driver:
+    def __init__(self, plan: dict):
+        self.plan = plan
+        self.config = LoadConfig(**plan["config"])
+        rng = random.Random(self.config.seed)
+        services = plan["services"]
+        directions = ("downstream",) * 7 + ("upstream",) * 2 + ("both",)
+        self.hot_queries = [
+            f"/api/v1/services/{rng.choice(services)}/dependencies?direction={rng.choice(directions)}"
+            f"&depth={rng.choice((2, 3, 3, 4))}"
+            for _ in range(self.config.hot_queries)
+        ]
+        teams = sorted({f"team-{i % 50}" for i in range(50)})
+        self.list_queries = (
+            ["/api/v1/services/?page_size=50", "/api/v1/services/?page=2&page_size=50"]
+            + [f"/api/v1/services/?team={team}" for team in teams[:10]]
+            + [f"/api/v1/services/?criticality={c}" for c in ("critical", "high")]
+        )
+        # Small re-observations of seeded edges by another discovery source:
+        # realistic pipeline pushes that keep the topology's size stable.
+        edges = plan["edges"]
+        self.ingest_payloads = []
+        for _ in range(50):
+            picked = rng.sample(edges, k=min(5, len(edges)))
+            self.ingest_payloads.append({
+                "source": "service_mesh",
+                "edges": [{"source": s, "target": t, "attributes": {"communication_mode": "sync"}} for s, t in picked],
+            })
+
+    async def _client(self, http, index: int, deadline: float, kinds: tuple, records: list) -> None:
+        import httpx
+
+        rng = random.Random(self.config.seed * 1000 + index)
+        names = [name for name, _ in kinds]
+        weights = [weight for _, weight in kinds]
+        think = self.config.think_ms / 1000
+        # Stagger the start so 200 clients do not fire in lockstep.
+        await asyncio.sleep(rng.uniform(0, think or 0.01))
+        while time.monotonic() < deadline:
+            kind = rng.choices(names, weights)[0]
+            started = time.perf_counter()
+            try:
+                if kind == "subgraph":
+                    response = await http.get(rng.choice(self.hot_queries), headers=self.read_headers)
+                elif kind == "service_list":
+                    response = await http.get(rng.choice(self.list_queries), headers=self.read_headers)
+                else:
+                    response = await http.post("/api/v1/services/dependencies",
+                                               json=rng.choice(self.ingest_payloads), headers=self.write_headers)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            records.append((kind, status, (time.perf_counter() - started) * 1000))
+            if think:
+                await asyncio.sleep(rng.expovariate(1 / think))
+
+    async def _phase(self, kinds: tuple, seconds: float) -> dict:
+        import httpx
+
+        limits = httpx.Limits(max_connections=self.config.clients, max_keepalive_connections=self.config.clients)
+        records: list = []
+        async with httpx.AsyncClient(base_url=self.plan["url"], limits=limits, timeout=30) as http:
+            started = time.monotonic()
+            deadline = started + seconds
+            await asyncio.gather(*(self._client(http, n, deadline, kinds, records)
+                                   for n in range(self.config.clients)))
+            elapsed = time.monotonic() - started
+        return summarise(records, elapsed)
+
+    async def _warm(self) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.plan["url"], timeout=60) as http:
+            semaphore = asyncio.Semaphore(8)
+
+            async def fetch(path: str) -> None:
+                async with semaphore:
+                    await http.get(path, headers=self.read_headers)
+
+            await asyncio.gather(*(fetch(path) for path in self.hot_queries))
+
+    async def main(self) -> dict:
+        self.read_headers = {"Authorization": f"Api-Key {self.plan['read_key']}"}
+        self.write_headers = {"Authorization": f"Api-Key {self.plan['write_key']}"}
+        mixed = await self._phase(MIX, self.config.duration_seconds)
+        await self._warm()
+        cached = await self._phase((("subgraph", 1.0),), self.config.cached_seconds)
+        return {"mixed": mixed, "cached_subgraph": cached}
+
+
+def summarise(records: list[tuple[str, object, float]], elapsed: float) -> dict:
+    """Requests, errors (non-2xx or no answer) by kind, throughput and latency percentiles."""
+    errors: dict[str, int] = {}
+    by_kind: dict[str, list[float]] = {}
+    for kind, status, millis in records:
+        by_kind.setdefault(kind, []).append(millis)
+        if not (isinstance(status, int) and 200 <= status < 300):
+            key = f"{kind}:{status}"
+            errors[key] = errors.get(key, 0) + 1
+    latency = {"overall": percentiles([millis for _, _, millis in records])}
+    latency.update({kind: percentiles(values) for kind, values in sorted(by_kind.items())})
+    return {
+        "requests": len(records),
+        "errors": sum(errors.values()),
+        "errors_by_kind_and_status": errors,
+        "elapsed_seconds": round(elapsed, 2),
+        "throughput_rps": round(len(records) / elapsed, 1) if elapsed else 0.0,
+        "latency_ms": latency,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Load driver: reads a plan file, prints JSON figures.")
+    parser.add_argument("plan", help="JSON plan written by run()")
+    parser.add_argument("--clients", type=int, help="override the plan's client count")
+    parser.add_argument("--duration", type=float, help="override the mixed phase's seconds")
+    args = parser.parse_args(argv)
+    plan = json.loads(Path(args.plan).read_text())
+    if args.clients:
+        plan["config"]["clients"] = args.clients
+    if args.duration:
+        plan["config"]["duration_seconds"] = args.duration
+    print(json.dumps(asyncio.run(Driver(plan).main())))
+
+
+if __name__ == "__main__":
+    main()

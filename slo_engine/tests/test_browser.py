@@ -1,0 +1,137 @@
+"""The pages in a real headless Chromium against a live server with the demo
+loaded: the map, search and focus, the service page, exports, no console errors.
+Screenshots land in test-artifacts/."""
+
+from io import StringIO
+
+import networkx as nx
+import pytest
+import yaml
+from django.core.management import call_command
+
+from graph.models import Service
+from graph.selectors import effective_edges, effective_graph
+from slo_engine.testing.browser import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MAP_READY = "window.sloMapState && window.sloMapState.loaded && !window.sloMapState.error"
+
+
+@pytest.fixture
+def demo(tmp_path):
+    call_command("seed_demo", keys_file=tmp_path / "demo-keys.json", stdout=StringIO())
+
+
+def neighbourhood(service_id: str, depth: int) -> set[str]:
+    """Services within `depth` hops of `service_id`, up or down the live graph."""
+    graph = effective_graph()
+    down = nx.single_source_shortest_path_length(graph, service_id, cutoff=depth)
+    up = nx.single_source_shortest_path_length(graph.reverse(copy=False), service_id, cutoff=depth)
+    return (set(down) | set(up)) - {service_id}
+
+
+def focused(page) -> dict:
+    return page.evaluate(
+        "({focus: window.sloMapState.focus, neighbourhood: window.sloMapState.neighbourhood,"
+        " faded: window.sloMap.nodes('.faded').map(n => n.id())})"
+    )
+
+
+def click_node(page, service_id: str) -> None:
+    """Click a node where Cytoscape drew it on the canvas."""
+    position = page.evaluate(f"window.sloMap.getElementById('{service_id}').renderedPosition()")
+    box = page.locator("#cy").bounding_box()
+    page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
+
+
+def test_map_renders_the_demo_graph_with_its_cycle(staff_page, demo):
+    page = staff_page
+    page.goto("/")
+    page.wait_for_function(MAP_READY)
+
+    services = set(Service.objects.active().values_list("service_id", flat=True))
+    assert len(services) == 27
+    assert set(page.evaluate("window.sloMap.nodes().map(n => n.id())")) == services
+    assert page.evaluate("window.sloMap.edges().length") == len(effective_edges(include_stale=True))
+    assert sorted(page.evaluate("window.sloMap.edges('.cycle').map(e => e.id())")) == [
+        "ad->recommendation", "product-catalog->ad", "recommendation->product-catalog",
+    ]
+    assert page.locator("#cycle-list").inner_text().strip().startswith("ad → recommendation → product-catalog → ad")
+    # Criticality colours and edge kinds are told apart.
+    assert page.evaluate("window.sloMap.getElementById('checkout').style('background-color')") == "rgb(209,57,75)"
+    assert page.evaluate("window.sloMap.getElementById('frontend->ad').style('line-style')") == "dashed"
+    assert page.evaluate("window.sloMap.getElementById('frontend->cart').style('line-style')") == "solid"
+    assert page.locator(".legend").is_visible()
+    screenshot(page, "service-map")
+    assert page.console_errors == []
+
+
+def test_search_and_click_focus_a_neighbourhood(staff_page, demo):
+    page = staff_page
+    page.goto("/")
+    page.wait_for_function(MAP_READY)
+
+    page.fill("#search-input", "checko")
+    page.press("#search-input", "Enter")
+    page.wait_for_function("window.sloMapState.focus === 'checkout'")
+    state = focused(page)
+    expected = neighbourhood("checkout", 2)
+    assert set(state["neighbourhood"]) == expected
+    assert set(state["faded"]) == set(page.evaluate("window.sloMap.nodes().map(n => n.id())")) - expected - {
+        "checkout"
+    }
+    assert page.locator("#focus-title").inner_text() == "Checkout"
+    assert page.locator("#focus-page-link").get_attribute("href") == "/services/checkout/"
+    assert page.url.endswith("/?focus=checkout")
+    screenshot(page, "service-map-focused")
+
+    page.select_option("#depth-select", "1")
+    page.wait_for_function("window.sloMapState.depth === 1 && window.sloMapState.focus === 'checkout'")
+    page.wait_for_function(f"window.sloMapState.neighbourhood.length === {len(neighbourhood('checkout', 1))}")
+
+    # Show everything again, then focus by clicking a node on the canvas.
+    page.click("#reset-button")
+    page.wait_for_function("window.sloMapState.focus === null")
+    page.wait_for_timeout(300)  # the fit animation moves the nodes
+    click_node(page, "kafka")
+    page.wait_for_function("window.sloMapState.focus === 'kafka'")
+    assert set(focused(page)["neighbourhood"]) == neighbourhood("kafka", 1)
+
+    page.fill("#search-input", "no-such-thing")
+    page.press("#search-input", "Enter")
+    assert "No service matches" in page.locator("#search-status").inner_text()
+    assert page.console_errors == []
+
+
+def test_map_link_opens_focused_and_leads_to_the_service_page(staff_page, demo):
+    page = staff_page
+    page.goto("/?focus=payment")
+    page.wait_for_function("window.sloMapState.focus === 'payment'")
+    assert set(focused(page)["neighbourhood"]) == neighbourhood("payment", 2)
+    page.click("#focus-page-link")
+    page.wait_for_url("**/services/payment/")
+    assert page.locator("h1").inner_text().startswith("Payment")
+    page.click("#view-on-map")
+    page.wait_for_function("window.sloMapState && window.sloMapState.focus === 'payment'")
+    assert page.console_errors == []
+
+
+def test_anonymous_visitor_logs_in_through_the_admin_and_lands_on_the_map(browser, live_server, demo,
+                                                                          django_user_model):
+    django_user_model.objects.create_user(username="oncall", password="correct horse battery", is_staff=True)
+    context = browser.new_context(base_url=live_server.url)
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto("/services/checkout/")
+        assert "/admin/login/?next=/services/checkout/" in page.url
+        page.fill("#id_username", "oncall")
+        page.fill("#id_password", "correct horse battery")
+        page.click("input[type=submit]")
+        page.wait_for_url("**/services/checkout/")
+        assert page.locator("h1").inner_text().startswith("Checkout")
+        assert errors == []
+    finally:
+        context.close()

@@ -1,0 +1,87 @@
+"""`seed_demo`: what `make run` shows a newcomer, loaded idempotently."""
+
+import json
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from graph.models import AlertStatus, CircularDependencyAlert, Service, ServiceDependency
+from slo_engine.management.commands.seed_demo import shared_data_dir
+from slo_engine.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+KEY_PATTERN = re.compile(r"^([A-Za-z0-9]{8}\.[A-Za-z0-9]{32})$", re.MULTILINE)
+
+
+def seed(keys_file, **options) -> str:
+    out = StringIO()
+    call_command("seed_demo", keys_file=keys_file, stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.fixture
+def keys_file(tmp_path):
+    return tmp_path / "run" / "demo-keys.json"
+
+
+def test_seed_demo_loads_the_otel_demo_with_one_cycle(keys_file):
+    output = seed(keys_file)
+
+    topology = json.loads((shared_data_dir() / "otel-demo-topology.json").read_text())
+    assert Service.objects.count() == len(topology["nodes"]) == 27
+    manual_edges = ServiceDependency.objects.filter(discovery_source="manual")
+    assert manual_edges.count() == len(topology["edges"]) + 2
+    alert = CircularDependencyAlert.objects.get()
+    assert alert.cycle_path == ["ad", "recommendation", "product-catalog"]
+    assert alert.status == AlertStatus.OPEN
+    assert "ingested the demo topology: 27 services, 44 edges" in output
+    assert "1 cycle(s)" in output
+
+
+def test_seed_demo_prints_working_read_and_write_keys_with_curl_examples(keys_file, client):
+    output = seed(keys_file)
+
+    read_key, write_key = KEY_PATTERN.findall(output)
+    assert ApiKey.objects.get_from_key(read_key).scope == "read"
+    assert ApiKey.objects.get_from_key(write_key).scope == "write"
+    assert f'curl -H "Authorization: Api-Key {read_key}" http://127.0.0.1:8000/api/v1/graph' in output
+    assert f'curl -X POST -H "Authorization: Api-Key {write_key}"' in output
+    assert json.loads(keys_file.read_text()) == {"read": read_key, "write": write_key}
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_seed_demo_twice_changes_nothing_and_reuses_the_keys(keys_file):
+    first = seed(keys_file)
+    edges = sorted(ServiceDependency.objects.values_list("source__service_id", "target__service_id",
+                                                         "discovery_source"))
+    second = seed(keys_file)
+
+    assert sorted(ServiceDependency.objects.values_list("source__service_id", "target__service_id",
+                                                        "discovery_source")) == edges
+    assert Service.objects.count() == 27
+    assert CircularDependencyAlert.objects.count() == 1
+    assert ApiKey.objects.count() == 2
+    assert KEY_PATTERN.findall(first) == KEY_PATTERN.findall(second)
+    assert "Demo read key (existing)" in second
+
+
+def test_seed_demo_replaces_a_revoked_demo_key(keys_file):
+    read_key, _ = KEY_PATTERN.findall(seed(keys_file))
+    ApiKey.objects.filter(pk=ApiKey.objects.get_from_key(read_key).pk).update(revoked=True)
+
+    new_read, _ = KEY_PATTERN.findall(seed(keys_file))
+
+    assert new_read != read_key
+    assert ApiKey.objects.is_valid(new_read)
+    assert json.loads(keys_file.read_text())["read"] == new_read
+
+
+def test_seed_demo_says_where_the_topology_should_be(keys_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(CommandError, match=r"Demo topology not found at .*nowhere/otel-demo-topology.json.*"
+                                           r"SHARED_DATA_DIR"):
+        seed(keys_file)
+    assert Service.objects.count() == 0

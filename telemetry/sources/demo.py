@@ -1,0 +1,263 @@
+"""The deterministic demo telemetry source (`TELEMETRY_SOURCE=demo`).
+
+Synthetic daily history for the 27 services of the OpenTelemetry demo
+("Astronomy Shop") and, with a generic steady profile, for any other service
+id. Every number is a pure function of (service_id, day): a counter-based
+hash seeds it, so any date range, any process and any run agree, and
+`window_sli()` is computed from the same days as `daily_history()`.
+
+The scenarios an SRE meets (DEMO_SCENARIOS says which service has which):
+
+* steady: high availability, modest noise (most services);
+* noisy: bursty errors, plus one day of bad data (good > total, rejected);
+* cold_start: data for the last 10 days only (the recommender uses 90 days);
+* seven_days: data for the last 7 days only (just enough);
+* uninstrumented: no data at all (the API answers 422);
+* flaky_external: an external dependency at about 99.7%;
+* greedy_dependency: a reliable service whose failures are mostly its
+  external dependency's (flagged `over_half_of_budget`).
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+
+from telemetry.sources.base import DailySli, ObservedEdge, SliHistory, WindowSli
+
+# (source, target, communication_mode, criticality, protocol) of the demo
+# topology, /work/shared/data/otel-demo-topology.json (a test keeps them equal).
+DEMO_TOPOLOGY_EDGES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("load-generator", "frontend-proxy", "sync", "hard", "http"),
+    ("frontend-proxy", "frontend", "sync", "hard", "http"),
+    ("frontend-proxy", "image-provider", "sync", "soft", "http"),
+    ("frontend-proxy", "flagd-ui", "sync", "soft", "http"),
+    ("frontend-proxy", "grafana", "sync", "soft", "http"),
+    ("frontend-proxy", "jaeger", "sync", "soft", "http"),
+    ("frontend-proxy", "chatbot", "sync", "soft", "http"),
+    ("frontend-proxy", "telemetry-docs", "sync", "soft", "http"),
+    ("frontend", "ad", "sync", "soft", "grpc"),
+    ("frontend", "cart", "sync", "hard", "grpc"),
+    ("frontend", "checkout", "sync", "hard", "grpc"),
+    ("frontend", "currency", "sync", "hard", "grpc"),
+    ("frontend", "product-catalog", "sync", "hard", "grpc"),
+    ("frontend", "recommendation", "sync", "soft", "grpc"),
+    ("frontend", "shipping", "sync", "hard", "grpc"),
+    ("checkout", "cart", "sync", "hard", "grpc"),
+    ("checkout", "currency", "sync", "hard", "grpc"),
+    ("checkout", "email", "sync", "soft", "grpc"),
+    ("checkout", "payment", "sync", "hard", "grpc"),
+    ("checkout", "product-catalog", "sync", "hard", "grpc"),
+    ("checkout", "shipping", "sync", "hard", "grpc"),
+    ("checkout", "kafka", "async", "soft", "kafka"),
+    ("kafka", "accounting", "async", "soft", "kafka"),
+    ("kafka", "fraud-detection", "async", "soft", "kafka"),
+    ("accounting", "astronomy-db", "sync", "hard", "postgresql"),
+    ("product-catalog", "astronomy-db", "sync", "hard", "postgresql"),
+    ("recommendation", "product-catalog", "sync", "hard", "grpc"),
+    ("shipping", "quote", "sync", "hard", "http"),
+    ("cart", "valkey-cart", "sync", "hard", "redis"),
+    ("chatbot", "agent", "sync", "hard", "http"),
+    ("agent", "mcp", "sync", "hard", "http"),
+    ("agent", "frontend", "sync", "soft", "http"),
+    ("mcp", "frontend", "sync", "soft", "http"),
+    ("ad", "flagd", "sync", "degraded", "grpc"),
+    ("cart", "flagd", "sync", "degraded", "grpc"),
+    ("checkout", "flagd", "sync", "degraded", "grpc"),
+    ("email", "flagd", "sync", "degraded", "grpc"),
+    ("frontend", "flagd", "sync", "degraded", "grpc"),
+    ("frontend-proxy", "flagd", "sync", "degraded", "grpc"),
+    ("load-generator", "flagd", "sync", "degraded", "grpc"),
+    ("payment", "flagd", "sync", "degraded", "grpc"),
+    ("product-catalog", "flagd", "sync", "degraded", "grpc"),
+    ("recommendation", "flagd", "sync", "degraded", "grpc"),
+    ("shipping", "flagd", "sync", "degraded", "grpc"),
+)
+DEMO_SERVICES: tuple[str, ...] = tuple(sorted({e[0] for e in DEMO_TOPOLOGY_EDGES} | {e[1] for e in DEMO_TOPOLOGY_EDGES}))
+
+STEADY = "steady"
+NOISY = "noisy"
+COLD_START = "cold_start"
+SEVEN_DAYS = "seven_days"
+UNINSTRUMENTED = "uninstrumented"
+FLAKY_EXTERNAL = "flaky_external"
+GREEDY_DEPENDENCY = "greedy_dependency"
+
+# Which demo service plays which scenario; every other service is steady.
+DEMO_SCENARIOS: dict[str, str] = {
+    "recommendation": NOISY,
+    "chatbot": COLD_START,
+    "mcp": SEVEN_DAYS,
+    "astronomy-db": UNINSTRUMENTED,
+    "quote": FLAKY_EXTERNAL,
+    "shipping": GREEDY_DEPENDENCY,
+}
+# The external dependency whose failures a greedy_dependency service passes on.
+GREEDY_DEPENDENCY_OF: dict[str, str] = {"shipping": "quote"}
+# Days of data of the short-history scenarios (ending today).
+SHORT_HISTORY_DAYS: dict[str, int] = {COLD_START: 10, SEVEN_DAYS: 7}
+
+# Upper bounds (ms) of the OpenTelemetry SDK's default explicit histogram buckets.
+LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
+    0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000,
+)
+PERCENTILES: tuple[float, ...] = (50, 95, 99, 99.9)
+_PERCENTILE_FACTORS = {50: 1.0, 95: 2.6, 99: 4.2, 99.9: 7.5}
+_WINDOW_DAYS = {"1h": 1, "1d": 1, "7d": 7, "28d": 28, "90d": 90}
+_MASK64 = (1 << 64) - 1
+
+
+def scenario_of(service_id: str) -> str:
+    """The demo scenario of a service (steady for ids outside the demo)."""
+    return DEMO_SCENARIOS.get(service_id, STEADY)
+
+
+def _seed(service_id: str) -> int:
+    """A stable 64-bit seed (Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.sha256(service_id.encode()).digest()[:8], "big")
+
+
+def _uniforms(seed: int, ordinals: np.ndarray, stream: int) -> np.ndarray:
+    """Uniforms in (0, 1), one per day ordinal: splitmix64 of (seed, stream, day)."""
+    with np.errstate(over="ignore"):
+        x = (np.uint64(seed) ^ np.uint64((stream * 0x9E3779B97F4A7C15) & _MASK64)) + ordinals.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+
+
+def _normals(seed: int, ordinals: np.ndarray, stream: int) -> np.ndarray:
+    u1, u2 = _uniforms(seed, ordinals, stream), _uniforms(seed, ordinals, stream + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    traffic: float  # requests per day
+    error_rate: float  # mean daily error rate
+    error_sigma: float  # lognormal spread of the daily error rate
+    incident_chance: float  # chance a day has an incident
+    p50_ms: float
+
+
+def _profile(service_id: str) -> _Profile:
+    u = _uniforms(_seed(service_id), np.arange(5), stream=99)
+    scenario = scenario_of(service_id)
+    traffic = 10 ** (5.0 + 1.5 * u[0])
+    p50 = 10 ** (0.8 + 1.2 * u[1])
+    if scenario == NOISY:
+        return _Profile(traffic, 2.5e-3, 0.9, 0.08, p50 * 1.5)
+    if scenario == FLAKY_EXTERNAL:
+        return _Profile(traffic, 2.5e-3, 0.25, 0.0, p50 * 3)
+    if scenario == GREEDY_DEPENDENCY:
+        return _Profile(traffic, 2e-4, 0.25, 0.0, p50)
+    return _Profile(traffic, 10 ** (-4.3 + 0.8 * u[2]), 0.3, 0.01, p50)
+
+
+class DemoSource:
+    """Deterministic synthetic telemetry (see the module docstring).
+    `today` fixes the last day with data (default: the current UTC date)."""
+
+    name = "demo"
+
+    def __init__(self, *, today: date | None = None):
+        self._today = today
+
+    @property
+    def today(self) -> date:
+        return self._today or datetime.now(timezone.utc).date()
+
+    def _first_day(self, service_id: str) -> date | None:
+        scenario = scenario_of(service_id)
+        if scenario == UNINSTRUMENTED:
+            return None
+        if scenario in SHORT_HISTORY_DAYS:
+            return self.today - timedelta(days=SHORT_HISTORY_DAYS[scenario] - 1)
+        return date.min
+
+    def _error_rates(self, service_id: str, ordinals: np.ndarray) -> np.ndarray:
+        profile = _profile(service_id)
+        seed = _seed(service_id)
+        sigma = profile.error_sigma
+        rate = profile.error_rate * np.exp(sigma * _normals(seed, ordinals, 1) - sigma * sigma / 2.0)
+        incidents = _uniforms(seed, ordinals, 3) < profile.incident_chance
+        rate = rate + incidents * profile.error_rate * 6.0 * _uniforms(seed, ordinals, 4)
+        dependency = GREEDY_DEPENDENCY_OF.get(service_id)
+        if dependency:
+            # Every failed call to the dependency fails the request.
+            rate = rate + self._error_rates(dependency, ordinals)
+        return np.minimum(rate, 1.0)
+
+    def daily_history(self, service_id: str, *, start: date, end: date, metadata: dict | None = None) -> SliHistory:
+        """Daily good/total and latency percentiles for the days in [start, end]
+        that have data (none after today, none before the scenario's first day)."""
+        first = self._first_day(service_id)
+        last = min(end, self.today)
+        if first is None or last < start:
+            return SliHistory(service_id=service_id, start=start, end=end, days=(),
+                              latency_bucket_bounds_ms=LATENCY_BUCKET_BOUNDS_MS)
+        begin = max(start, first)
+        days = [begin + timedelta(days=i) for i in range((last - begin).days + 1)]
+        ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
+        seed = _seed(service_id)
+        profile = _profile(service_id)
+        total = np.round(profile.traffic * np.exp(0.15 * _normals(seed, ordinals, 5)))
+        good = total - np.round(total * self._error_rates(service_id, ordinals))
+        if scenario_of(service_id) == NOISY:
+            # A counter reset on some days reports more good than total events.
+            glitch = _uniforms(seed, ordinals, 7) < 0.04
+            good = np.where(glitch, total * 1.02, good)
+        latency = profile.p50_ms * np.exp(0.12 * _normals(seed, ordinals, 9))
+        slow = _uniforms(seed, ordinals, 11) < 0.05
+        latency = latency * np.where(slow, 1.8, 1.0)
+        rows = tuple(
+            DailySli(day=day, good=float(g), total=float(t),
+                     latency_ms={p: round(float(base) * _PERCENTILE_FACTORS[p], 3) for p in PERCENTILES})
+            for day, g, t, base in zip(days, good, total, latency, strict=True)
+        )
+        return SliHistory(service_id=service_id, start=start, end=end, days=rows,
+                          latency_bucket_bounds_ms=LATENCY_BUCKET_BOUNDS_MS)
+
+    def window_sli(self, service_id: str, *, window: str, metadata: dict | None = None) -> WindowSli:
+        """SLI values over the trailing window, from the same days as
+        daily_history() (1h: today's rates with an hour's share of traffic)."""
+        if window not in _WINDOW_DAYS:
+            raise ValueError(f"unknown window {window!r}; choose from {sorted(_WINDOW_DAYS)}")
+        today = self.today
+        history = self.daily_history(service_id, start=today - timedelta(days=_WINDOW_DAYS[window] - 1), end=today)
+        days = [d for d in history.days if 0 <= d.good <= d.total and d.total > 0]
+        if not days:
+            return WindowSli(service_id=service_id, window=window, values={}, sample_count=0)
+        total = sum(d.total for d in days)
+        good = sum(d.good for d in days)
+        seconds = len(days) * 86400.0
+        if window == "1h":
+            total, good, seconds = total / 24.0, good / 24.0, 3600.0
+        values = {"availability": good / total, "error_rate": 1.0 - good / total, "throughput": total / seconds}
+        for percentile, name in ((50, "latency_p50"), (95, "latency_p95"), (99, "latency_p99"), (99.9, "latency_p999")):
+            values[name] = sum(d.latency_ms[percentile] * d.total for d in days) / sum(d.total for d in days)
+        return WindowSli(service_id=service_id, window=window, values=values, sample_count=int(round(total)))
+
+    def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
+        """The demo topology's edges with request counts for the lookback
+        (`15m`, `1h`, `2d`, ...); messaging and database edges typed as the
+        OTel service graph types them."""
+        match = re.fullmatch(r"(\d+)([smhd])", lookback)
+        if not match:
+            raise ValueError(f"bad lookback {lookback!r}; expected e.g. 15m, 1h, 7d")
+        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        edges = []
+        for source, target, mode, _criticality, protocol in DEMO_TOPOLOGY_EDGES:
+            if mode == "async":
+                connection_type = "messaging_system"
+            elif protocol in ("postgresql", "redis"):
+                connection_type = "database"
+            else:
+                connection_type = ""
+            calls = _profile(source).traffic * seconds / 86400.0 * 0.3
+            edges.append(ObservedEdge(client=source, server=target, connection_type=connection_type,
+                                      request_count=round(calls, 3)))
+        return edges

@@ -1,0 +1,37 @@
+"""Celery tasks of telemetry: thin wrappers that call a service and return
+its counts (recorded by django-celery-results). Transient failures (Prometheus
+unreachable, a database connection lost) are retried with exponential backoff."""
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from telemetry.sources import TelemetryUnavailable
+
+logger = logging.getLogger(__name__)
+
+RETRY_OPTIONS = {
+    "autoretry_for": (TelemetryUnavailable, OperationalError),
+    # Waits of up to 2, 4, 8, 16, 32 s (jittered): a Prometheus restart is ridden out.
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="telemetry.tasks.discover_otel_graph", soft_time_limit=300, time_limit=360, **RETRY_OPTIONS)
+def discover_otel_graph(lookback: str | None = None) -> dict:
+    """Merge the OTel service graph of the trailing `lookback` into the graph."""
+    from telemetry.services import otel_graph_discover
+
+    return otel_graph_discover(lookback=lookback).as_dict()
+
+
+@shared_task(name="telemetry.tasks.compute_sli_aggregates", soft_time_limit=1800, time_limit=1900, **RETRY_OPTIONS)
+def compute_sli_aggregates(service_ids: list[str] | None = None) -> dict:
+    """Compute SLI aggregates of every active service (or `service_ids`)."""
+    from telemetry.services import sli_aggregates_compute
+
+    return sli_aggregates_compute(services=service_ids).as_dict()
