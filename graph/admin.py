@@ -9,6 +9,7 @@ operator sees which discovery source claims each hop.
 """
 
 from collections import defaultdict
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -39,11 +40,19 @@ class ServiceAdmin(admin.ModelAdmin):
     list_display = ("service_id", "display_name", "team", "criticality", "discovered", "retired_at", "updated_at")
     list_filter = ("criticality", "discovered", "team", ("retired_at", admin.EmptyFieldListFilter))
     search_fields = ("service_id", "display_name", "team")
-    readonly_fields = ("id", "created_at", "updated_at", "created_by", "updated_by")
+    readonly_fields = ("id", "view_on_map", "created_at", "updated_at", "created_by", "updated_by")
     show_full_result_count = False
 
     def view_on_site(self, obj):
         return _page_url("page-service-detail", obj.service_id)
+
+    @admin.display(description="service map")
+    def view_on_map(self, obj):
+        map_url = _page_url("page-service-map")
+        if not map_url or not obj.pk:
+            return "-"
+        return format_html('<a href="{}?{}">View on map</a> · <a href="{}">service page</a>', map_url,
+                           urlencode({"focus": obj.service_id}), _page_url("page-service-detail", obj.service_id))
 
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user.get_username()
@@ -200,8 +209,9 @@ class CircularDependencyAlertAdmin(admin.ModelAdmin):
         chain = format_html_join(" → ", "{}", ((piece,) for piece in pieces))
         map_url = _page_url("page-service-map")
         if map_url:
-            return format_html('{} <a class="viewlink" href="{}" title="view on the service map"></a>', chain,
-                               map_url)
+            focus = f"?{urlencode({'focus': path_ids[0]})}" if path_ids else ""
+            return format_html('{} <a class="viewlink" href="{}{}" title="view on the service map"></a>', chain,
+                               map_url, focus)
         return chain
 
     @admin.display(description="length")

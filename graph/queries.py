@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
+from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_pair
+from graph.models import ServiceDependency
 
 DIRECTIONS = ("downstream", "upstream", "both")
 
@@ -20,6 +21,8 @@ DIRECTIONS = ("downstream", "upstream", "both")
 CONFIDENCE_TOLERANCE = 1e-9
 
 # Per walk: which column joins the frontier and which one is the next node.
+# Retired services are few, so the walk tests the next node against that small
+# set (hashed once per query) instead of looking up each visited service.
 # Downstream joins on source_id (index dependency_fwd_live_idx on
 # (source, target) WHERE NOT is_stale), upstream on target_id
 # (dependency_rev_live_idx on (target, source) WHERE NOT is_stale).
@@ -49,8 +52,8 @@ _WALK_CTE = """
         SELECT d.{next_col}, w.depth + 1
         FROM {name} w
         JOIN graph_servicedependency d ON d.{join_col} = w.node
-        JOIN graph_service n ON n.id = d.{next_col}
-        WHERE w.depth < %s AND n.retired_at IS NULL {live_d}{confidence}
+        WHERE w.depth < %s {live_d}{confidence}
+          AND d.{next_col} NOT IN (SELECT r.id FROM graph_service r WHERE r.retired_at IS NOT NULL)
     ),
     {name}_nodes(node, depth) AS (
         SELECT node, MIN(depth) FROM {name} GROUP BY node
@@ -109,6 +112,23 @@ class Subgraph:
         }
 
 
+def _merge_pair_rows(pair: tuple[str, str], by_source: dict[str, tuple]) -> EffectiveEdge:
+    """The effective edge of one pair from its record rows (see `subgraph`)."""
+    if len(by_source) == 1:  # the common case, built without the general merge
+        row = next(iter(by_source.values()))
+        return EffectiveEdge(
+            source=pair[0], target=pair[1], communication_mode=row[9], criticality=row[10], protocol=row[11],
+            timeout_ms=row[12], retry_config={}, confidence_score=min(max(float(row[13]), 0.0), 1.0),
+            discovery_sources=(row[8],),
+        )
+    return merge_pair([
+        EdgeRecord(source=pair[0], target=pair[1], discovery_source=row[8], communication_mode=row[9],
+                   criticality=row[10], protocol=row[11], timeout_ms=row[12], confidence_score=float(row[13]),
+                   is_stale=bool(row[14]))
+        for row in by_source.values()
+    ])
+
+
 def subgraph_sql(*, direction: str, include_stale: bool, filter_confidence: bool) -> str:
     """The SQL text of a traversal; parameters follow `subgraph_params`."""
     walks = [_WALKS["downstream"], _WALKS["upstream"]] if direction == "both" else [_WALKS[direction]]
@@ -162,31 +182,35 @@ def subgraph(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    return subgraph_from_rows(
+        rows, service_id=service_id, direction=direction, depth=depth, min_confidence=min_confidence
+    )
 
+
+def subgraph_from_rows(
+    rows: list[tuple], *, service_id: str, direction: str, depth: int, min_confidence: float
+) -> Subgraph:
+    """Build the Subgraph from the rows of `subgraph_sql`: merge each pair's
+    records, keep pairs meeting `min_confidence`, and give each node its
+    fewest hops over the walks."""
     # Each walk returns (node, its depth in that walk); "both" keeps the smaller.
+    # A record can come back from both walks, so records are keyed by source.
     depths: dict[str, int] = {}
     info: dict[str, tuple[str, str | None]] = {}
-    records: dict[tuple[str, str, str], EdgeRecord] = {}
-    for (source, target, source_depth, target_depth, source_crit, source_team, target_crit, target_team,
-         discovery_source, mode, criticality, protocol, timeout_ms, confidence, is_stale) in rows:
-        for name, node_depth, crit, team in (
-            (source, source_depth, source_crit, source_team),
-            (target, target_depth, target_crit, target_team),
-        ):
-            if node_depth < depths.get(name, depth + 1):
-                depths[name] = node_depth
-            info[name] = (crit, team)
-        records[(source, target, discovery_source)] = EdgeRecord(
-            source=source, target=target, discovery_source=discovery_source, communication_mode=mode,
-            criticality=criticality, protocol=protocol, timeout_ms=timeout_ms,
-            confidence_score=float(confidence), is_stale=bool(is_stale),
-        )
+    pairs: dict[tuple[str, str], dict[str, tuple]] = {}
+    for row in rows:
+        source, target, source_depth, target_depth = row[0], row[1], row[2], row[3]
+        if source_depth < depths.get(source, depth + 1):
+            depths[source] = source_depth
+            info[source] = (row[4], row[5])
+        if target_depth < depths.get(target, depth + 1):
+            depths[target] = target_depth
+            info[target] = (row[6], row[7])
+        pairs.setdefault((source, target), {})[row[8]] = row
 
+    edges = [_merge_pair_rows(pair, by_source) for pair, by_source in sorted(pairs.items())]
     threshold = min_confidence - CONFIDENCE_TOLERANCE
-    edges = [
-        edge for edge in merge_records(records.values(), include_stale=include_stale)
-        if edge.confidence_score >= threshold
-    ]
+    edges = [edge for edge in edges if edge.confidence_score >= threshold]
     # A node is returned when a kept edge reaches it (the walk applied the same
     # confidence rule, so this only drops edges between already-found nodes).
     reached = {edge.source for edge in edges} | {edge.target for edge in edges}
@@ -196,3 +220,53 @@ def subgraph(
         key=lambda n: (n.depth, n.service_id),
     )
     return Subgraph(service_id=service_id, direction=direction, depth=depth, nodes=nodes, edges=edges)
+
+
+_UPSERT_COLUMNS = (
+    "source_id", "target_id", "discovery_source", "communication_mode", "criticality", "protocol", "timeout_ms",
+    "retry_config", "confidence_score", "last_observed_at", "is_stale", "created_at", "updated_at",
+)
+_UPSERT_UPDATED = (
+    "communication_mode", "criticality", "protocol", "timeout_ms", "retry_config", "confidence_score",
+    "last_observed_at", "is_stale", "updated_at",
+)
+# Rows per statement: keeps the bound parameters under SQLite's 32,766 limit.
+UPSERT_BATCH = 2000
+
+
+def dependency_records_upsert(*, records: list[dict], observed_at, now) -> int:
+    """Insert edge records, or update the attributes of existing ones, in
+    multi-row INSERT ... ON CONFLICT DO UPDATE statements (the conflict target
+    is the unique constraint dependency_unique_per_source). PostgreSQL and
+    SQLite (3.24+) share the syntax.
+
+    Each record has `source_pk`, `target_pk`, `discovery_source` and the edge
+    attributes. Building the parameters directly costs a fraction of
+    instantiating and compiling a model per row, which dominates a
+    25,000-edge ingestion. Returns the number of records written.
+    """
+    pk_field = ServiceDependency._meta.get_field("source").target_field
+    json_field = ServiceDependency._meta.get_field("retry_config")
+    observed = connection.ops.adapt_datetimefield_value(observed_at)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    placeholders = "(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPSERT_UPDATED)
+    with connection.cursor() as cursor:
+        for start in range(0, len(records), UPSERT_BATCH):
+            batch = records[start:start + UPSERT_BATCH]
+            params: list = []
+            for r in batch:
+                params.extend((
+                    pk_field.get_db_prep_value(r["source_pk"], connection),
+                    pk_field.get_db_prep_value(r["target_pk"], connection),
+                    r["discovery_source"], r["communication_mode"], r["criticality"], r["protocol"],
+                    r["timeout_ms"], json_field.get_db_prep_save(r["retry_config"], connection),
+                    r["confidence_score"], observed, False, stamp, stamp,
+                ))
+            cursor.execute(
+                f"INSERT INTO graph_servicedependency ({', '.join(_UPSERT_COLUMNS)}) "
+                f"VALUES {', '.join([placeholders] * len(batch))} "
+                f"ON CONFLICT (source_id, target_id, discovery_source) DO UPDATE SET {updates}",
+                params,
+            )
+    return len(records)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from graph.models import Service
 from graph.selectors import effective_graph
 from recommendations.domain.availability import availability_tiers, predictive_distribution
-from recommendations.domain.composite import dependency_budget_shares, dependency_ceiling
+from recommendations.domain.composite import HardDependencyGraph, dependency_budget_shares
 from recommendations.domain.explain import availability_summary, feature_attributions
 from recommendations.domain.latency import latency_tiers, timeout_warnings
 from recommendations.domain.quality import (
@@ -64,6 +64,15 @@ class BatchContext:
 
     graph: nx.DiGraph | None = None
     dependencies: dict[str, DependencyFacts] = field(default_factory=dict)
+    _hard: HardDependencyGraph | None = None
+
+    def hard_dependencies(self) -> HardDependencyGraph:
+        if self.graph is None:
+            self.graph = effective_graph()
+        if self._hard is None:
+            self._hard = HardDependencyGraph(
+                (u, v) for u, v, data in self.graph.edges(data=True) if data["edge"].is_hard_sync)
+        return self._hard
 
 
 def service_seed(service_id: str) -> int:
@@ -105,10 +114,6 @@ def _dependency_facts(source: TelemetrySource, service_id: str, end: date, conte
         facts = DependencyFacts(availability=availability, p99_ms=_p99(history))
         context.dependencies[service_id] = facts
     return facts
-
-
-def _hard_sync_edges(graph: nx.DiGraph) -> list[tuple[str, str]]:
-    return [(u, v) for u, v, data in graph.edges(data=True) if data["edge"].is_hard_sync]
 
 
 def _availability_recommendation(*, service_id: str, clean: CleanHistory, quality: dict, window_days: int,
@@ -178,14 +183,11 @@ def _generate(*, service: Service, source: TelemetrySource, now: datetime, conte
     if clean.total.size < MIN_DAYS:
         raise InsufficientData(service.service_id, quality)
 
-    if context.graph is None:
-        context.graph = effective_graph()
+    hard = context.hard_dependencies()
     graph = context.graph
-    hard_edges = _hard_sync_edges(graph)
-    reachable = nx.descendants(nx.DiGraph(hard_edges), service.service_id) if any(
-        u == service.service_id for u, _ in hard_edges) else set()
-    availability = {dep: _dependency_facts(source, dep, end, context).availability for dep in reachable}
-    ceiling = dependency_ceiling(service.service_id, hard_edges, availability)
+    availability = {dep: _dependency_facts(source, dep, end, context).availability
+                    for dep in hard.direct_and_transitive(service.service_id)}
+    ceiling = hard.ceiling(service.service_id, availability)
     seed = service_seed(service.service_id)
 
     tiers, explanation = _availability_recommendation(

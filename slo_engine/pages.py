@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
 from graph.models import Service, ServiceCriticality, ServiceDependency
-from recommendations.models import RecommendationStatus, SloRecommendation
+from recommendations.models import SloRecommendation
+from recommendations.selectors import recommendations_active
 from telemetry.sources import TelemetryError, get_telemetry_source
 
 # History shown when a service has no recommendation to take a lookback from.
@@ -57,13 +58,9 @@ def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list
     return dependencies, dependents
 
 
-def recommendations_active(*, service: Service) -> list[SloRecommendation]:
-    """Active recommendations of a service, availability before latency."""
-    return list(
-        SloRecommendation.objects.filter(service=service, status=RecommendationStatus.ACTIVE).order_by(
-            "sli_type", "metric"
-        )
-    )
+def metric_label(metric: str) -> str:
+    """"latency_p99" -> "Latency p99", "availability" -> "Availability"."""
+    return metric.replace("_", " ").capitalize()
 
 
 def percent(value: float | None, *, digits: int = 3) -> str:
@@ -113,7 +110,7 @@ def _explanation(recommendation: SloRecommendation) -> dict:
     explanation = recommendation.explanation or {}
     attributions = [
         {
-            "feature": item.get("feature", ""),
+            "feature": str(item.get("feature", "")).replace("_", " ").capitalize(),
             "contribution": f"{item.get('contribution', 0) * 100:+.4f} pp",
             "description": item.get("description", ""),
         }
@@ -145,7 +142,7 @@ def _quality_badges(recommendations: list[SloRecommendation]) -> list[dict]:
     badges = []
     for recommendation in recommendations:
         quality = recommendation.data_quality or {}
-        label = recommendation.metric.replace("_", " ")
+        label = metric_label(recommendation.metric)
         if quality.get("is_cold_start"):
             days = quality.get("days_with_data")
             badges.append({"kind": "cold-start", "text": f"Cold start ({days} days of data)", "metric": label})
@@ -178,7 +175,7 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
     """Catalog facts, edges and the active recommendations of one service."""
     service = get_object_or_404(Service, service_id=service_id)
     dependencies, dependents = service_direct_edges(service=service)
-    recommendations = recommendations_active(service=service)
+    recommendations = list(recommendations_active(service=service))
     api_base = f"/api/v1/services/{service.service_id}"
     return render(
         request,
@@ -188,7 +185,8 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
             "dependencies": dependencies,
             "dependents": dependents,
             "recommendations": [
-                {"object": r, "tiers": _tier_rows(r), "explanation": _explanation(r)} for r in recommendations
+                {"object": r, "label": metric_label(r.metric), "tiers": _tier_rows(r), "explanation": _explanation(r)}
+                for r in recommendations
             ],
             "badges": _quality_badges(recommendations),
             "tier_names": TIER_NAMES,
@@ -214,16 +212,16 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
 
 
 def _history_window(recommendations: list[SloRecommendation]) -> tuple[date, date]:
-    """The lookback the recommendations used (so the chart shows what they
-    saw), else the last DEFAULT_HISTORY_DAYS days up to yesterday."""
+    """The days the recommendations looked at (so the chart shows what they
+    saw; their lookback end is an exclusive midnight), else the last
+    DEFAULT_HISTORY_DAYS days up to today."""
     windows = [(r.lookback_window_start, r.lookback_window_end) for r in recommendations]
     if windows:
-        start = min(w[0] for w in windows)
-        end = max(w[1] for w in windows)
-        start_day, end_day = _as_day(start), _as_day(end)
-        if end_day > start_day:
+        start_day = _as_day(min(w[0] for w in windows))
+        end_day = _as_day(max(w[1] for w in windows) - timedelta(microseconds=1))
+        if end_day >= start_day:
             return max(start_day, end_day - timedelta(days=MAX_HISTORY_DAYS - 1)), end_day
-    end_day = timezone.now().date() - timedelta(days=1)
+    end_day = timezone.now().astimezone(UTC).date()
     return end_day - timedelta(days=DEFAULT_HISTORY_DAYS - 1), end_day
 
 
@@ -240,7 +238,7 @@ def service_sli_history(request: HttpRequest, service_id: str) -> JsonResponse:
     `error` is a sentence when the telemetry source failed (status 503).
     """
     service = get_object_or_404(Service, service_id=service_id)
-    start, end = _history_window(recommendations_active(service=service))
+    start, end = _history_window(list(recommendations_active(service=service)))
     payload = {
         "service_id": service.service_id,
         "start": start.isoformat(),
@@ -257,18 +255,22 @@ def service_sli_history(request: HttpRequest, service_id: str) -> JsonResponse:
     except TelemetryError as exc:
         payload["error"] = f"Telemetry is unavailable: {exc}"
         return JsonResponse(payload, status=503)
+    by_day = {point.day: point for point in history.days}
     days = []
-    for point in history.days:
+    # One entry per calendar day, so gaps in the data show as gaps in the chart.
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        point = by_day.get(day)
         # Days with good > total are bad data that the recommender rejects too.
-        valid = point.total > 0 and point.good <= point.total
+        valid = point is not None and point.total > 0 and point.good <= point.total
         days.append(
             {
-                "day": point.day.isoformat(),
+                "day": day.isoformat(),
                 "availability": point.good / point.total if valid else None,
-                "total": point.total,
-                "latency_p99_ms": point.latency_ms.get(99) if point.latency_ms else None,
+                "total": point.total if point else None,
+                "latency_p99_ms": point.latency_ms.get(99) if point and point.latency_ms else None,
             }
         )
     payload["days"] = days
-    payload["days_with_data"] = len(days)
+    payload["days_with_data"] = len(by_day)
     return JsonResponse(payload)

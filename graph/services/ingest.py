@@ -10,9 +10,10 @@ and discovery share) and writes them in one transaction:
    services therefore queue on the same first row instead of deadlocking, and
    an edge is only ever written by the holder of both its endpoints' locks;
 2. catalog fields of services given as nodes are updated where they changed;
-3. edge records are upserted in bulk (INSERT ... ON CONFLICT DO UPDATE) when
-   new or changed; unchanged ones only get `last_observed_at` refreshed, so a
-   re-sent payload changes nothing else;
+3. edge records are upserted in bulk, a few thousand rows per
+   INSERT ... ON CONFLICT DO UPDATE (`graph.queries.dependency_records_upsert`),
+   when new or changed; unchanged ones only get `last_observed_at` refreshed,
+   so a re-sent payload changes nothing else;
 4. `mode="replace"` deletes the source's records missing from the payload;
 5. the graph version is bumped, which invalidates cached traversals.
 """
@@ -26,6 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
+from graph.queries import dependency_records_upsert
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
 
 INGEST_MODES = ("merge", "replace")
@@ -197,19 +199,9 @@ def _write_edges(
         if row is not None and not row[-1] and tuple(row[3:-1]) == tuple(values[key] for key in EDGE_FIELDS):
             unchanged_ids.append(row[0])
             continue
-        upserts.append(
-            ServiceDependency(
-                source=services[pair[0]], target=services[pair[1]], discovery_source=source,
-                last_observed_at=observed_at, is_stale=False, **values,
-            )
-        )
-    ServiceDependency.objects.bulk_create(
-        upserts,
-        update_conflicts=True,
-        unique_fields=["source", "target", "discovery_source"],
-        update_fields=[*EDGE_FIELDS, "last_observed_at", "is_stale", "updated_at"],
-        batch_size=_BATCH,
-    )
+        upserts.append({"source_pk": services[pair[0]].pk, "target_pk": services[pair[1]].pk,
+                        "discovery_source": source, **values})
+    dependency_records_upsert(records=upserts, observed_at=observed_at, now=timezone.now())
     for start in range(0, len(unchanged_ids), _BATCH):
         # Never moves an observation back in time (an older payload arriving late).
         ServiceDependency.objects.filter(

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from conftest import SHARED_DATA_DIR
 from graph.models import GraphVersion, Service, ServiceDependency
+from graph.selectors import graph_version_current
 from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
 
 URL = "/api/v1/services/dependencies"
@@ -217,12 +218,12 @@ def test_ingest_is_throttled_per_key_with_headers(write_client, read_client):
 
 def test_delete_dependency_record(write_client, read_client):
     record = ServiceDependencyFactory()
-    version = GraphVersion.objects.get(pk=1).version
+    version = graph_version_current()
     assert read_client.delete(f"/api/v1/dependencies/{record.pk}").status_code == 403
     response = write_client.delete(f"/api/v1/dependencies/{record.pk}/")
     assert response.status_code == 204
     assert not ServiceDependency.objects.exists()
-    assert GraphVersion.objects.get(pk=1).version == version + 1
+    assert graph_version_current() == version + 1
     assert write_client.delete(f"/api/v1/dependencies/{record.pk}").status_code == 404
 
 

@@ -37,33 +37,56 @@ class Ceiling:
         return min(known, key=lambda u: (u.availability, u.service_id)) if known else None
 
 
+class HardDependencyGraph:
+    """The hard sync edges of a graph with their strongly connected
+    components condensed once, so the ceiling of many services (a batch)
+    costs one walk of the condensed DAG each."""
+
+    def __init__(self, hard_sync_edges: Iterable[tuple[str, str]]):
+        graph = nx.DiGraph(list(hard_sync_edges))
+        self.condensed = nx.condensation(graph)
+        self.component_of: dict[str, int] = self.condensed.graph["mapping"]
+
+    def direct_and_transitive(self, service_id: str) -> set[str]:
+        """Every service `service_id` hard-depends on, directly or not."""
+        component = self.component_of.get(service_id)
+        if component is None:
+            return set()
+        reachable = nx.descendants(self.condensed, component) | {component}
+        members = set()
+        for node in reachable:
+            members |= self.condensed.nodes[node]["members"]
+        return members - {service_id}
+
+    def ceiling(self, service_id: str, availability: Mapping[str, float | None]) -> Ceiling:
+        """The ceiling of `service_id`; `availability` maps a dependency to its
+        observed availability (None or missing: no data, left out)."""
+        component = self.component_of.get(service_id)
+        if component is None:
+            return Ceiling(composite=1.0, units=())
+        units: list[DependencyUnit] = []
+        for node in nx.descendants(self.condensed, component) | {component}:
+            members = sorted(self.condensed.nodes[node]["members"] - {service_id})
+            if not members:
+                continue
+            known = [(availability[m], m) for m in members if availability.get(m) is not None]
+            if known:
+                worst, name = min(known)
+                units.append(DependencyUnit(service_id=name, members=tuple(members), availability=float(worst)))
+            else:
+                units.append(DependencyUnit(service_id=members[0], members=tuple(members), availability=None))
+        units.sort(key=lambda u: u.service_id)
+        composite = 1.0
+        for unit in units:
+            if unit.availability is not None:
+                composite *= unit.availability
+        return Ceiling(composite=composite, units=tuple(units))
+
+
 def dependency_ceiling(service_id: str, hard_sync_edges: Iterable[tuple[str, str]],
                        availability: Mapping[str, float | None]) -> Ceiling:
-    """The ceiling of `service_id` over the graph of its hard sync edges.
-
-    `availability` maps a dependency's service_id to its observed
-    availability (None or missing: no data, left out of the product)."""
-    graph = nx.DiGraph(list(hard_sync_edges))
-    if service_id not in graph:
-        return Ceiling(composite=1.0, units=())
-    reachable = nx.descendants(graph, service_id) | {service_id}
-    units: list[DependencyUnit] = []
-    for component in nx.strongly_connected_components(graph.subgraph(reachable)):
-        members = sorted(component - {service_id})
-        if not members:
-            continue
-        known = [(availability[m], m) for m in members if availability.get(m) is not None]
-        if known:
-            worst, name = min(known)
-            units.append(DependencyUnit(service_id=name, members=tuple(members), availability=float(worst)))
-        else:
-            units.append(DependencyUnit(service_id=members[0], members=tuple(members), availability=None))
-    units.sort(key=lambda u: u.service_id)
-    composite = 1.0
-    for unit in units:
-        if unit.availability is not None:
-            composite *= unit.availability
-    return Ceiling(composite=composite, units=tuple(units))
+    """The ceiling of `service_id` over the graph of its hard sync edges."""
+    return HardDependencyGraph(hard_sync_edges).ceiling(service_id, availability)
 
 
 def dependency_budget_shares(ceiling: Ceiling, target: float) -> list[dict]:

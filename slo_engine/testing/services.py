@@ -8,7 +8,8 @@ loopback ports, and the application itself under gunicorn pointed at them.
 
 Fixtures: `private_redis` (per test), `private_postgres` (per session, with a
 migrated database and two API keys), `app_server` (a factory: start gunicorn
-with extra environment, stopped at teardown).
+with extra environment, stopped at teardown), `celery_worker_process` (a
+factory: a `celery worker` subprocess whose pool processes a test may kill).
 """
 
 from __future__ import annotations
@@ -300,3 +301,77 @@ def app_server() -> Iterator:
     for server in started:
         server.stop()
         server.log_path.unlink(missing_ok=True)
+
+
+@dataclass
+class CeleryWorkerProcess:
+    """`celery worker` as a subprocess (prefork pool), logging to a file."""
+
+    env: dict[str, str]
+    concurrency: int = 1
+    process: subprocess.Popen | None = None
+    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="slo-worker-", suffix=".log")[1]))
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [PYTHON, "-m", "celery", "-A", "slo_engine", "worker", "--pool", "prefork",
+                 "--concurrency", str(self.concurrency), "--loglevel", "INFO",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.logs()[-4000:]}")
+            return " ready." in self.logs()
+
+        wait_until(ready, timeout=60, interval=0.2, what="celery worker to be ready")
+
+    def pool_pids(self) -> list[int]:
+        """The pool's child processes (those that run the tasks)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def run_in_app(code: str, *, env: dict[str, str], timeout: float = 120) -> str:
+    """Run Python `code` in a fresh process with Django set up against `env`
+    (e.g. a private DATABASE_URL); returns its stdout."""
+    result = subprocess.run(
+        [PYTHON, "-c", f"import django\ndjango.setup()\n{code}"], cwd=BASE_DIR, env=env,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"subprocess failed:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+@pytest.fixture
+def celery_worker_process() -> Iterator:
+    """Factory: `celery_worker_process(env={...})` starts a `celery worker`
+    subprocess with that environment; stopped (or reaped) at teardown."""
+    started: list[CeleryWorkerProcess] = []
+
+    def start(*, env: dict[str, str], concurrency: int = 1) -> CeleryWorkerProcess:
+        worker = CeleryWorkerProcess(env=app_environment(**env), concurrency=concurrency)
+        started.append(worker)
+        worker.start()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+        worker.log_path.unlink(missing_ok=True)

@@ -4,6 +4,8 @@ which these tests stop and restart. The shared instances are never touched."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -103,6 +105,11 @@ def test_redis_outage_degrades_the_api_and_it_recovers(private_postgres, private
         during = time.monotonic()
         with httpx.Client(base_url=server.url, timeout=10) as probe:
             ready = probe.get("/health/ready")
+            # Writes work too: the graph is in PostgreSQL; only follow-up
+            # tasks (broker) and caching are lost while Redis is down.
+            ingest = probe.post("/api/v1/services/dependencies", headers={
+                "Authorization": f"Api-Key {private_postgres.keys['write']}"}, json={
+                "source": "manual", "edges": [{"source": service_ids[0], "target": "during-outage"}]})
         time.sleep(3)
         outage_end = time.monotonic()
         private_redis.start()
@@ -119,6 +126,7 @@ def test_redis_outage_degrades_the_api_and_it_recovers(private_postgres, private
     assert all(o.status is not None and o.status < 500 for o in load.outcomes), [
         (o.status, o.error) for o in load.outcomes if o.status is None or o.status >= 500][:5]
 
+    assert ingest.status_code == 200, ingest.text
     assert ready.status_code == 503
     assert {"cache", "broker"} <= set(ready.json()["failing"])
 
@@ -172,3 +180,149 @@ def test_readiness_stays_honest_when_prometheus_is_unreachable(private_postgres,
     assert telemetry["status"] == "error" and telemetry["critical"] is False
     assert "ConnectionError" in telemetry["error"]
     assert telemetry["latency_ms"] < 2000
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_prometheus_outage_tasks_retry_with_backoff_then_succeed(live_celery_worker, settings, prometheus_factory,
+                                                                  client):
+    """Discovery on a real worker while Prometheus is unreachable: the task is
+    retried (state RETRY, never FAILURE) with growing waits, the readiness
+    probe says `degraded` (telemetry) but stays 200; once Prometheus answers,
+    the next retry succeeds and writes the discovered edge."""
+    from datetime import UTC, datetime, timedelta
+
+    from celery.signals import task_prerun
+
+    from graph.models import ServiceDependency
+    from slo_engine.testing.prometheus import GraphEdge, openmetrics_document, service_graph_openmetrics
+    from slo_engine.testing.services import free_port, wait_until
+    from telemetry.sources import TelemetryUnavailable
+    from telemetry.tasks import discover_otel_graph
+
+    settings.TELEMETRY_SOURCE = "prometheus"
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
+    settings.PROMETHEUS_RETRIES = 0
+    settings.PROMETHEUS_TIMEOUT_SECONDS = 1
+    attempts: list[float] = []
+
+    def count_attempt(sender=None, **_kwargs):
+        if getattr(sender, "name", "") == discover_otel_graph.name:
+            attempts.append(time.monotonic())
+
+    task_prerun.connect(count_attempt, weak=False)
+    try:
+        result = discover_otel_graph.delay(lookback="1h")
+        wait_until(lambda: len(attempts) >= 3, timeout=40, interval=0.1, what="two retries")
+        assert result.state == "RETRY"
+        assert isinstance(result.info, TelemetryUnavailable)
+
+        ready = client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["degraded"] == ["telemetry"]
+
+        end = datetime.now(UTC)
+        prometheus = prometheus_factory(openmetrics_document(service_graph_openmetrics(
+            [GraphEdge("fault-frontend", "fault-checkout")], start=end - timedelta(hours=2), end=end)))
+        settings.PROMETHEUS_URL = prometheus.url
+        outcome = result.get(timeout=90)
+    finally:
+        task_prerun.disconnect(count_attempt)
+
+    assert outcome["edges_upserted"] == 1
+    assert ServiceDependency.objects.filter(
+        source__service_id="fault-frontend", target__service_id="fault-checkout",
+        discovery_source="otel_service_graph",
+    ).exists()
+    # Exponential backoff with full jitter: the n-th wait is at most 2 * 2**n
+    # seconds (plus scheduling slack), and retries are not a hot loop.
+    waits = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert len(attempts) <= discover_otel_graph.max_retries + 1
+    for n, wait in enumerate(waits):
+        assert wait <= 2 * 2 ** (n + 1) + 1.5, waits
+    assert sum(waits) > 0.5, waits
+    assert client.get("/health/ready").json()["status"] == "ok"
+
+
+BATCH_SERVICES = 150
+
+
+def test_worker_killed_mid_batch_leaves_no_duplicate_active_recommendations(
+    private_postgres, private_redis, celery_worker_process,
+):
+    """SIGKILL the pool process of a `celery worker` while it runs a chunk of
+    `generate_recommendations_batch`: the chunk is redelivered (acks late,
+    reject on worker lost) and finishes; re-running the whole batch then
+    leaves exactly one active recommendation per service and SLI."""
+    import psycopg
+
+    from slo_engine.testing.services import app_environment, run_in_app, wait_until
+
+    env = {"DATABASE_URL": private_postgres.url, "REDIS_URL": private_redis.url, "TELEMETRY_SOURCE": "demo"}
+    names = [f"batch-{i:03d}" for i in range(BATCH_SERVICES)]
+    run_in_app(
+        "from graph.services.ingest import graph_ingest\n"
+        f"names = {names!r}\n"
+        "graph_ingest(source='manual', nodes=[{'service_id': n} for n in names],\n"
+        "             edges=[{'source': a, 'target': b, 'attributes': {}} for a, b in zip(names, names[1:])])\n",
+        env=app_environment(**env),
+    )
+
+    def active_counts() -> tuple[int, int]:
+        """(services with an active recommendation, active rows) among batch-*."""
+        with psycopg.connect(private_postgres.url) as connection:
+            return connection.execute(
+                """SELECT COUNT(DISTINCT r.service_id), COUNT(*) FROM recommendations_slorecommendation r
+                   JOIN graph_service s ON s.id = r.service_id
+                   WHERE r.status = 'active' AND s.service_id LIKE 'batch-%%'"""
+            ).fetchone()
+
+    def enqueue_batch() -> None:
+        run_in_app(
+            "from recommendations.tasks import generate_recommendations_batch\n"
+            "generate_recommendations_batch.delay(chunk_size=50)\n",
+            env=app_environment(**env),
+        )
+
+    worker = celery_worker_process(env=env)
+    enqueue_batch()
+    wait_until(lambda: active_counts()[0] >= 5, timeout=120, interval=0.02, what="the batch to start writing")
+    victims = worker.pool_pids()
+    assert victims
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    at_kill = active_counts()[0]
+    assert at_kill < BATCH_SERVICES, "the batch finished before the kill; make it bigger"
+
+    # The killed chunk is redelivered to the respawned pool process.
+    wait_until(lambda: active_counts()[0] == BATCH_SERVICES, timeout=180, interval=0.5,
+               what="every service to get a recommendation after the kill")
+    assert "WorkerLostError" in worker.logs() or "signal 9" in worker.logs()
+
+    # Re-run the whole batch: everything is regenerated, nothing duplicated.
+    with psycopg.connect(private_postgres.url) as connection:
+        before = connection.execute("SELECT COALESCE(MAX(id), 0) FROM recommendations_slorecommendation").fetchone()[0]
+    enqueue_batch()
+
+    def regenerated() -> bool:
+        with psycopg.connect(private_postgres.url) as connection:
+            return connection.execute(
+                """SELECT COUNT(DISTINCT r.service_id) FROM recommendations_slorecommendation r
+                   JOIN graph_service s ON s.id = r.service_id
+                   WHERE r.status = 'active' AND r.id > %s AND s.service_id LIKE 'batch-%%'""", [before],
+            ).fetchone()[0] == BATCH_SERVICES
+
+    wait_until(regenerated, timeout=180, interval=0.5, what="the re-run batch to finish")
+    with psycopg.connect(private_postgres.url) as connection:
+        duplicates = connection.execute(
+            """SELECT service_id, sli_type, metric, COUNT(*) FROM recommendations_slorecommendation
+               WHERE status = 'active' GROUP BY service_id, sli_type, metric HAVING COUNT(*) > 1"""
+        ).fetchall()
+        per_service = connection.execute(
+            """SELECT COUNT(*) FROM recommendations_slorecommendation r JOIN graph_service s ON s.id = r.service_id
+               WHERE r.status = 'active' AND s.service_id = 'batch-000'"""
+        ).fetchone()[0]
+    assert duplicates == []
+    services, rows = active_counts()
+    assert services == BATCH_SERVICES
+    assert rows == BATCH_SERVICES * per_service

@@ -25,6 +25,7 @@ def staff_client(client, django_user_model):
 
 def availability_recommendation(service, **quality) -> SloRecommendation:
     now = timezone.now()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     tier = {
         "target_raw": 0.0,
         "historical_breach_rate": 0.0,
@@ -62,8 +63,9 @@ def availability_recommendation(service, **quality) -> SloRecommendation:
         },
         data_quality={"completeness": 0.33, "days_with_data": 10, "lookback_days": 90, "is_cold_start": True,
                       "sample_count": 900, "low_traffic": True, "rejected_points": 0, **quality},
-        lookback_window_start=now - timedelta(days=90),
-        lookback_window_end=now,
+        # Like the recommender: 90 whole days up to today, the end an exclusive midnight.
+        lookback_window_start=midnight - timedelta(days=89),
+        lookback_window_end=midnight + timedelta(days=1),
         generated_at=now,
         expires_at=now + timedelta(hours=24),
     )
@@ -171,3 +173,56 @@ def test_collectstatic_gathers_the_page_assets(tmp_path, settings):
                  "pages/service.js", "pages/common.js", "pages/app.css"):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "vendor/cytoscape/cytoscape.min.js.gz").is_file()
+
+
+def test_admin_pages_link_to_the_map_and_the_service_page(staff_client, django_user_model):
+    from graph.tests.factories import CircularDependencyAlertFactory
+
+    staff_client.force_login(django_user_model.objects.create_superuser(username="root", password="x"))
+    checkout = ServiceFactory(service_id="checkout")
+    ServiceFactory(service_id="payment")
+    CircularDependencyAlertFactory(cycle_path=["checkout", "payment"])
+
+    service_html = staff_client.get(f"/admin/graph/service/{checkout.pk}/change/").content.decode()
+    assert 'href="/?focus=checkout"' in service_html
+    assert 'href="/services/checkout/"' in service_html
+    alerts_html = staff_client.get("/admin/graph/circulardependencyalert/").content.decode()
+    assert 'href="/?focus=checkout"' in alerts_html
+
+
+def test_sli_history_gives_one_entry_per_day_from_the_telemetry_source(staff_client):
+    ServiceFactory(service_id="checkout")
+    ServiceFactory(service_id="astronomy-db")  # the demo's uninstrumented service
+
+    body = staff_client.get("/services/checkout/sli-history.json").json()
+    assert body["lookback_days"] == len(body["days"]) == 30
+    assert body["days"][-1]["day"] == timezone.now().date().isoformat()
+    assert body["days_with_data"] == 30
+    assert all(0.99 < day["availability"] <= 1 and day["latency_p99_ms"] > 0 for day in body["days"])
+
+    empty = staff_client.get("/services/astronomy-db/sli-history.json").json()
+    assert empty["days_with_data"] == 0
+    assert {day["availability"] for day in empty["days"]} == {None}
+
+
+def test_sli_history_follows_the_recommendation_lookback(staff_client):
+    chatbot = ServiceFactory(service_id="chatbot")  # cold start in the demo: 10 days of data
+    availability_recommendation(chatbot)
+
+    body = staff_client.get("/services/chatbot/sli-history.json").json()
+    assert body["lookback_days"] == 90
+    assert body["days_with_data"] == 10
+    assert [day["availability"] is not None for day in body["days"]] == [False] * 80 + [True] * 10
+
+
+def test_sli_history_reports_an_unreachable_telemetry_source(staff_client, settings):
+    ServiceFactory(service_id="checkout")
+    settings.TELEMETRY_SOURCE = "prometheus"
+    settings.PROMETHEUS_URL = "http://127.0.0.1:9"  # discard port: nothing listens
+    settings.PROMETHEUS_RETRIES = 0
+    settings.PROMETHEUS_TIMEOUT_SECONDS = 1
+
+    response = staff_client.get("/services/checkout/sli-history.json")
+    assert response.status_code == 503
+    assert response.json()["error"].startswith("Telemetry is unavailable")
+    assert response.json()["days"] == []

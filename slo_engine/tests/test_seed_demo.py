@@ -8,8 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from graph.models import AlertStatus, CircularDependencyAlert, Service, ServiceDependency
+from recommendations.models import RecommendationStatus, SloRecommendation
 from slo_engine.management.commands.seed_demo import shared_data_dir
 from slo_engine.models import ApiKey
+from telemetry.models import SliAggregate
+from telemetry.sources.demo import DEMO_SCENARIOS
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +44,24 @@ def test_seed_demo_loads_the_otel_demo_with_one_cycle(keys_file):
     assert "1 cycle(s)" in output
 
 
+def test_seed_demo_attaches_scenarios_discovers_and_recommends(keys_file):
+    output = seed(keys_file)
+
+    scenarios = dict(Service.objects.values_list("service_id", "metadata__demo_scenario"))
+    assert {sid: name for sid, name in scenarios.items() if name != "steady"} == DEMO_SCENARIOS
+    # OTel discovery confirmed every topology edge from the demo telemetry.
+    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 44
+    assert Service.objects.get(service_id="astronomy-db").metadata["kind"] == "database"
+    assert SliAggregate.objects.filter(service__service_id="checkout", time_window="28d").exists()
+    active = SloRecommendation.objects.filter(status=RecommendationStatus.ACTIVE)
+    assert set(active.values_list("service__service_id", flat=True)) == set(scenarios) - {"astronomy-db"}
+    assert set(active.filter(service__service_id="checkout").values_list("metric", flat=True)) == {
+        "availability", "latency_p99",
+    }
+    assert active.get(service__service_id="chatbot", sli_type="availability").data_quality["is_cold_start"]
+    assert "no recommendation: astronomy-db has 0 day(s) of usable data" in output
+
+
 def test_seed_demo_prints_working_read_and_write_keys_with_curl_examples(keys_file, client):
     output = seed(keys_file)
 
@@ -64,6 +85,8 @@ def test_seed_demo_twice_changes_nothing_and_reuses_the_keys(keys_file):
     assert Service.objects.count() == 27
     assert CircularDependencyAlert.objects.count() == 1
     assert ApiKey.objects.count() == 2
+    # The second run's recommendations supersede the first's: one active per SLI.
+    assert SloRecommendation.objects.filter(status=RecommendationStatus.ACTIVE).count() == 26 * 2
     assert KEY_PATTERN.findall(first) == KEY_PATTERN.findall(second)
     assert "Demo read key (existing)" in second
 

@@ -77,7 +77,7 @@
     { selector: "edge.cycle", style: { "line-color": "#8b3fd9", "target-arrow-color": "#8b3fd9", width: 3.5,
       "line-style": "solid", "z-index": 10 } },
     { selector: "node.cycle", style: { "border-color": "#8b3fd9", "border-width": 4 } },
-    { selector: "node.focused", style: { "border-color": "#111", "border-width": 4, "font-weight": "bold", "font-size": 13 } },
+    { selector: "node.focused", style: { "border-color": "#111", "border-width": 4 } },
     { selector: "edge.focus-edge", style: { width: 2.8, "z-index": 9 } },
     { selector: ".faded", style: { opacity: 0.12 } },
     { selector: "node:selected", style: { "overlay-opacity": 0.08 } },
@@ -98,9 +98,16 @@
   });
   window.sloMap = cy;
 
+  // Layers first (callers above callees), then a force-directed pass from
+  // those positions: deterministic, and no edge runs through a node row.
   function runLayout() {
-    cy.layout({ name: "breadthfirst", directed: true, roots: roots(cy), spacingFactor: 1.05, padding: 30,
-      avoidOverlap: true, animate: false }).run();
+    // A fixed box (not the window's) keeps the picture the same on every screen.
+    cy.layout({ name: "breadthfirst", directed: true, roots: roots(cy), spacingFactor: 1.0, padding: 30,
+      avoidOverlap: true, animate: false, boundingBox: { x1: 0, y1: 0, w: 1100, h: 820 } }).run();
+    cy.layout({ name: "cose", randomize: false, animate: false, padding: 30, nodeRepulsion: function () { return 9000; },
+      idealEdgeLength: function () { return 70; }, edgeElasticity: function () { return 80; }, gravity: 0.6,
+      numIter: 1500, nodeDimensionsIncludeLabels: true, fit: false }).run();
+    cy.fit(cy.elements(), 30);
   }
 
   function markCycles(alerts) {

@@ -34,7 +34,7 @@
    * spec: {title, points: [{day, value}], lines: [{value, label, colour}], format(v), floor, ceiling}
    */
   function lineChart(container, spec) {
-    var W = 560, H = 250, M = { top: 26, right: 110, bottom: 30, left: 62 };
+    var W = 560, H = 250, M = { top: 26, right: 96, bottom: 30, left: 62 };
     var values = spec.points.map(function (p) { return p.value; }).filter(function (v) { return v !== null; });
     var refs = spec.lines.map(function (l) { return l.value; });
     var all = values.concat(refs);
@@ -48,21 +48,44 @@
     var y = function (v) { return M.top + (hi - v) * (H - M.top - M.bottom) / (hi - lo || 1); };
     var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": spec.title, class: "line-chart" });
     svg.appendChild(svgEl("text", { x: M.left, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2733" }, spec.title));
-    niceTicks(lo, hi, 5).forEach(function (t) {
+    var ticks = niceTicks(lo, hi, 5);
+    var step = ticks.length > 1 ? ticks[1] - ticks[0] : 0;
+    ticks.forEach(function (t) {
       svg.appendChild(svgEl("line", { x1: M.left, x2: W - M.right, y1: y(t), y2: y(t), stroke: "#e7ebf0" }));
       svg.appendChild(svgEl("text", { x: M.left - 6, y: y(t) + 4, "font-size": 10.5, "text-anchor": "end", fill: "#647184" },
-        spec.format(t)));
+        (spec.tickFormat || spec.format)(t, step)));
     });
     [0, Math.floor((n - 1) / 2), n - 1].filter(function (i, k, arr) { return i >= 0 && arr.indexOf(i) === k; })
       .forEach(function (i) {
         svg.appendChild(svgEl("text", { x: x(i), y: H - 10, "font-size": 10.5, "text-anchor": "middle", fill: "#647184" },
           spec.points[i].day.slice(5)));
       });
-    spec.lines.forEach(function (l, k) {
-      svg.appendChild(svgEl("line", { x1: M.left, x2: W - M.right, y1: y(l.value), y2: y(l.value), stroke: l.colour,
-        "stroke-width": 1.5, "stroke-dasharray": "5 3", class: "target-line", "data-tier": l.tier }));
-      svg.appendChild(svgEl("text", { x: W - M.right + 6, y: y(l.value) + 4 + (k - 1) * 2, "font-size": 10.5, fill: l.colour },
-        l.label));
+    // Tiers capped at the same value share one line; labels that would
+    // overlap are nudged apart.
+    var groups = [];
+    spec.lines.forEach(function (l) {
+      var same = groups.filter(function (g) { return Math.abs(y(g.value) - y(l.value)) < 1; })[0];
+      if (same) same.tiers.push(l.tier); else groups.push({ value: l.value, colour: l.colour, label: l.label, tiers: [l.tier] });
+    });
+    var lastLabelY = -Infinity;
+    groups.sort(function (a, b) { return y(a.value) - y(b.value); }).forEach(function (g) {
+      var yy = y(g.value);
+      g.tiers.forEach(function (tier) {
+        svg.appendChild(svgEl("line", { x1: M.left, x2: W - M.right, y1: yy, y2: yy, stroke: g.colour,
+          "stroke-width": 1.5, "stroke-dasharray": "5 3", class: "target-line", "data-tier": tier }));
+      });
+      var labelY = Math.max(yy + 4, lastLabelY + 12);
+      lastLabelY = labelY;
+      svg.appendChild(svgEl("text", { x: W - M.right + 6, y: labelY, "font-size": 10.5,
+        fill: g.tiers.length > 1 ? "#1d2733" : g.colour },
+        g.label + (g.tiers.length > 1 ? " (" + g.tiers.length + " tiers)" : "")));
+    });
+    var legendX = W - M.right;
+    ["aggressive", "balanced", "conservative"].forEach(function (tier) {
+      if (!spec.lines.some(function (l) { return l.tier === tier; })) return;
+      var text = svgEl("text", { x: legendX, y: 16, "font-size": 10.5, "text-anchor": "end", fill: TIER_COLOURS[tier] }, tier);
+      svg.appendChild(text);
+      legendX -= tier.length * 6 + 12;
     });
     var segment = [];
     function flush() {
@@ -93,22 +116,32 @@
       return ["conservative", "balanced", "aggressive"].filter(function (t) {
         return rec.tiers[t] && typeof rec.tiers[t][field] === "number";
       }).map(function (t) {
-        return { tier: t, value: rec.tiers[t][field], colour: TIER_COLOURS[t], label: t + " " + format(rec.tiers[t][field]) };
+        return { tier: t, value: rec.tiers[t][field], colour: TIER_COLOURS[t], label: format(rec.tiers[t][field]) };
       });
     };
-    var availPoints = history.days.map(function (d) { return { day: d.day, value: d.availability }; });
-    var latencyPoints = history.days.map(function (d) { return { day: d.day, value: d.latency_p99_ms }; });
+    // Start at the first day with data: a cold-start service has a long empty lookback.
+    var first = 0;
+    while (first < history.days.length - 1 && history.days[first].total === null) first += 1;
+    var days = history.days.slice(first);
+    var availPoints = days.map(function (d) { return { day: d.day, value: d.availability }; });
+    var latencyPoints = days.map(function (d) {
+      return { day: d.day, value: d.latency_p99_ms === undefined ? null : d.latency_p99_ms };
+    });
     var status = document.getElementById("history-status");
     status.textContent = history.days_with_data + " of " + history.lookback_days + " days with data, " +
       history.start + " to " + history.end + ".";
     if (availPoints.some(function (p) { return p.value !== null; })) {
       lineChart(document.getElementById("availability-chart"), {
         title: "Daily availability", points: availPoints, lines: tierLines(avail, "target", function (v) { return slo.percent(v); }),
-        format: function (v) { return slo.percent(v, 2); }, ceiling: 1,
+        format: function (v) { return slo.percent(v, 3); }, ceiling: 1,
+        // Enough decimals that neighbouring ticks differ (99.998% vs 99.999%).
+        tickFormat: function (v, step) {
+          var digits = step > 0 ? Math.max(1, Math.ceil(-Math.log10(step * 100) - 1e-9)) : 2;
+          return (v * 100).toFixed(digits) + "%";
+        },
       });
     }
-    if (latencyPoints.some(function (p) { return p.value !== null && p.value !== undefined; })) {
-      latencyPoints.forEach(function (p) { if (p.value === undefined) p.value = null; });
+    if (latencyPoints.some(function (p) { return p.value !== null; })) {
       lineChart(document.getElementById("latency-chart"), {
         title: "Daily p99 latency", points: latencyPoints,
         lines: tierLines(latency, "threshold_ms", function (v) { return Math.round(v) + " ms"; }),
@@ -188,7 +221,7 @@
     status.textContent = "Exporting " + format + " (" + tier + ")…";
     return slo.apiFetch(url, { text: true }).then(function (text) {
       var blob = new Blob([text], { type: "application/yaml" });
-      var link = slo.el("a", { href: URL.createObjectURL(blob), download: data.service_id + "-" + format + "-" + tier + ".yaml" });
+      var link = slo.el("a", { href: URL.createObjectURL(blob), download: data.service_id + "-slo-" + tier + "." + format + ".yaml" });
       document.body.appendChild(link);
       link.click();
       link.remove();

@@ -67,7 +67,9 @@ class Command(BaseCommand):
             "--keys-file", type=Path, default=None,
             help="Where the demo keys are kept between runs (default: .run/demo-keys.json).",
         )
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Base URL used in the curl examples.")
+        # The Makefile serves on $(HOST):$(PORT), which `make run HOST=... PORT=...` exports.
+        default_url = f"http://{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '8000'}"
+        parser.add_argument("--base-url", default=default_url, help="Base URL used in the curl examples.")
 
     def handle(self, *args, data_dir: Path | None, keys_file: Path | None, base_url: str, **options):
         topology = self.load_topology(data_dir or shared_data_dir())
