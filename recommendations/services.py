@@ -232,11 +232,11 @@ def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloReco
     for attempt in range(2):
         try:
             with transaction.atomic():
-                for row in rows:
-                    SloRecommendation.objects.filter(
-                        service=service, sli_type=row.sli_type, metric=row.metric,
-                        status=RecommendationStatus.ACTIVE,
-                    ).update(status=RecommendationStatus.SUPERSEDED, updated_at=timezone.now())
+                # One statement supersedes every SLI being replaced (metric
+                # names the SLI: availability, latency_p99).
+                SloRecommendation.objects.filter(
+                    service=service, metric__in=[row.metric for row in rows], status=RecommendationStatus.ACTIVE,
+                ).update(status=RecommendationStatus.SUPERSEDED, updated_at=timezone.now())
                 return SloRecommendation.objects.bulk_create(rows)
         except IntegrityError:
             if attempt:

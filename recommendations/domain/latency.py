@@ -15,7 +15,7 @@ from recommendations.domain.rounding import round_threshold_up
 
 # Tier -> quantile of the daily percentile history (1.0 = its maximum).
 LATENCY_TIER_QUANTILES: dict[str, float] = {"conservative": 1.0, "balanced": 0.95, "aggressive": 0.5}
-DEFAULT_REPLICATES = 1000
+DEFAULT_REPLICATES = 400
 
 
 def latency_tiers(daily_ms: Sequence[float], *, percentile: float = 99, seed: int,

@@ -3,6 +3,7 @@ predictive tails of the availability bootstrap. Small and exact enough for
 the handful of calls per service that need it (no SciPy dependency)."""
 
 import math
+from functools import lru_cache
 
 
 def _beta_continued_fraction(a: float, b: float, x: float) -> float:
@@ -48,8 +49,10 @@ def t_cdf(value: float, df: float) -> float:
     return 1.0 - tail if value > 0 else tail
 
 
+@lru_cache(maxsize=1024)
 def t_ppf(probability: float, df: float) -> float:
-    """The `probability` quantile of Student's t (bisection on the CDF)."""
+    """The `probability` quantile of Student's t (bisection on the CDF;
+    cached: a batch asks for the same few quantiles again and again)."""
     if not 0.0 < probability < 1.0:
         raise ValueError("probability must lie in (0, 1)")
     lo, hi = -1e3, 1e3

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, viewsets
 from rest_framework.views import APIView
 
-from slo_engine.api.errors import PayloadTooLarge
+from slo_engine.api.errors import PROBLEM_CONTENT_TYPE, PayloadTooLarge
 from slo_engine.api.throttles import QueryRateThrottle, ScopedKeyRateThrottle
 
 
@@ -39,11 +39,12 @@ _PROBLEM_DESCRIPTIONS = {
 }
 
 
-def problem_responses(*codes: int) -> dict[int, OpenApiResponse]:
+def problem_responses(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
     """OpenAPI responses for the given error status codes (plus 401 and 429,
-    which every endpoint can answer)."""
+    which every endpoint can answer), as `application/problem+json`."""
     return {
-        code: OpenApiResponse(response=ProblemSerializer, description=_PROBLEM_DESCRIPTIONS[code])
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(response=ProblemSerializer,
+                                                      description=_PROBLEM_DESCRIPTIONS[code])
         for code in sorted({401, 429, *codes})
     }
 

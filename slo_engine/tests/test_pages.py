@@ -127,7 +127,7 @@ def test_service_page_lists_catalog_facts_and_live_edges(staff_client):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Checkout" in html and "payments" in html and "pci" in html
-    assert 'href="/services/payment/"' in html and "800 ms" in html
+    assert 'href="/services/payment/"' in html and "800 ms timeout" in html
     assert 'href="/services/frontend/"' in html
     # Stale edges and edges to retired services are not dependencies any more.
     assert "old-cache" not in html and "legacy" not in html

@@ -207,8 +207,9 @@ class DemoSource:
         total = np.round(profile.traffic * np.exp(0.15 * _normals(seed, ordinals, 5)))
         good = total - np.round(total * self._error_rates(service_id, ordinals))
         if scenario_of(service_id) == NOISY:
-            # A counter reset on some days reports more good than total events.
-            glitch = _uniforms(seed, ordinals, 7) < 0.04
+            # A counter reset every 23rd day reports more good than total
+            # events (so every 30-day window holds at least one bad point).
+            glitch = ordinals % 23 == 5
             good = np.where(glitch, total * 1.02, good)
         latency = profile.p50_ms * np.exp(0.12 * _normals(seed, ordinals, 9))
         slow = _uniforms(seed, ordinals, 11) < 0.05

@@ -1,0 +1,78 @@
+"""The deterministic demo telemetry source."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from conftest import SHARED_DATA_DIR
+from telemetry.sources import TelemetrySource, get_telemetry_source
+from telemetry.sources.demo import DEMO_SCENARIOS, DEMO_SERVICES, DEMO_TOPOLOGY_EDGES, DemoSource
+
+TODAY = date(2026, 3, 1)
+
+
+def _month(source, service_id):
+    return source.daily_history(service_id, start=TODAY - timedelta(days=29), end=TODAY)
+
+
+def test_is_a_telemetry_source_chosen_by_name():
+    assert isinstance(DemoSource(), TelemetrySource)
+    assert get_telemetry_source("demo").name == "demo"
+
+
+def test_topology_matches_the_shared_demo_file():
+    data = json.loads((SHARED_DATA_DIR / "otel-demo-topology.json").read_text())
+    expected = {(e["source"], e["target"], e["attributes"]["communication_mode"], e["attributes"]["criticality"],
+                 e["attributes"]["protocol"]) for e in data["edges"]}
+    assert set(DEMO_TOPOLOGY_EDGES) == expected
+    assert set(DEMO_SERVICES) == {n["service_id"] for n in data["nodes"]}
+    assert set(DEMO_SCENARIOS) <= set(DEMO_SERVICES)
+
+
+def test_history_is_deterministic_and_independent_of_the_range():
+    first, second = DemoSource(today=TODAY), DemoSource(today=TODAY)
+    assert _month(first, "checkout") == _month(second, "checkout")
+    week = first.daily_history("checkout", start=TODAY - timedelta(days=6), end=TODAY)
+    assert week.days == _month(first, "checkout").days[-7:]
+    assert _month(first, "checkout").days != _month(first, "payment").days
+
+
+def test_scenarios():
+    source = DemoSource(today=TODAY)
+    assert len(_month(source, "checkout").days) == 30
+    assert len(_month(source, "chatbot").days) == 10
+    assert len(_month(source, "mcp").days) == 7
+    assert _month(source, "astronomy-db").days == ()
+    noisy = _month(source, "recommendation").days
+    assert any(d.good > d.total for d in noisy)  # bad data the recommender must reject
+    unknown = _month(source, "some-new-service")
+    assert len(unknown.days) == 30 and all(0 <= d.good <= d.total for d in unknown.days)
+    assert all(99 in d.latency_ms for d in unknown.days)
+    availability = {sid: sum(d.good for d in _month(source, sid).days) / sum(d.total for d in _month(source, sid).days)
+                    for sid in ("checkout", "quote", "shipping")}
+    assert availability["checkout"] > 0.999
+    assert availability["quote"] < 0.999
+    # shipping fails whenever quote does: most of its failures are quote's.
+    assert (1 - availability["quote"]) > 0.5 * (1 - availability["shipping"])
+
+
+def test_window_sli_agrees_with_daily_history():
+    source = DemoSource(today=TODAY)
+    window = source.window_sli("checkout", window="7d")
+    days = source.daily_history("checkout", start=TODAY - timedelta(days=6), end=TODAY).days
+    assert window.sample_count == round(sum(d.total for d in days))
+    assert window.values["availability"] == pytest.approx(sum(d.good for d in days) / sum(d.total for d in days))
+    assert source.window_sli("astronomy-db", window="1d").sample_count == 0
+    with pytest.raises(ValueError):
+        source.window_sli("checkout", window="2w")
+
+
+def test_service_graph_edges_are_the_demo_topology():
+    edges = DemoSource(today=TODAY).service_graph_edges(lookback="15m")
+    assert len(edges) == len(DEMO_TOPOLOGY_EDGES)
+    types = {(e.client, e.server): e.connection_type for e in edges}
+    assert types[("checkout", "kafka")] == "messaging_system"
+    assert types[("product-catalog", "astronomy-db")] == "database"
+    assert types[("frontend", "checkout")] == ""
+    assert all(e.request_count > 0 for e in edges)
