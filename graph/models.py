@@ -150,8 +150,9 @@ class ServiceDependency(TimestampedModel):
             models.Index(
                 fields=["target", "source"], condition=Q(is_stale=False), name="dependency_rev_live_idx"
             ),
-            # The staleness sweep selects non-manual records by last observation.
-            models.Index(fields=["discovery_source", "last_observed_at"], name="dependency_observed_idx"),
+            # No index on last_observed_at, on purpose: every re-observation
+            # writes it, and leaving it unindexed lets PostgreSQL update those
+            # rows in place (HOT). The hourly staleness sweep scans instead.
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ enumerated. Parameters are always bound; the only text spliced into the SQL is
 chosen from the constant fragments below.
 """
 
+import json
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -245,6 +246,8 @@ def dependency_records_upsert(*, records: list[dict], observed_at, now) -> int:
     instantiating and compiling a model per row, which dominates a
     25,000-edge ingestion. Returns the number of records written.
     """
+    if connection.vendor == "postgresql":
+        return _dependency_records_upsert_unnest(records=records, observed_at=observed_at, now=now)
     pk_field = ServiceDependency._meta.get_field("source").target_field
     json_field = ServiceDependency._meta.get_field("retry_config")
     observed = connection.ops.adapt_datetimefield_value(observed_at)
@@ -270,3 +273,62 @@ def dependency_records_upsert(*, records: list[dict], observed_at, now) -> int:
                 params,
             )
     return len(records)
+
+
+def _dependency_records_upsert_unnest(*, records: list[dict], observed_at, now) -> int:
+    """PostgreSQL form of `dependency_records_upsert`: one statement whose rows
+    come from `unnest` over one array parameter per column. Binding nine
+    arrays instead of 13 parameters per row keeps a 25,000-edge ingestion to
+    one round trip and no per-row SQL text."""
+    if not records:
+        return 0
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPSERT_UPDATED)
+    columns = {
+        "source_id": [r["source_pk"] for r in records],
+        "target_id": [r["target_pk"] for r in records],
+        "discovery_source": [r["discovery_source"] for r in records],
+        "communication_mode": [r["communication_mode"] for r in records],
+        "criticality": [r["criticality"] for r in records],
+        "protocol": [r["protocol"] for r in records],
+        "timeout_ms": [r["timeout_ms"] for r in records],
+        "retry_config": [json.dumps(r["retry_config"] or {}) for r in records],
+        "confidence_score": [float(r["confidence_score"]) for r in records],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO graph_servicedependency ({', '.join(_UPSERT_COLUMNS)}) "
+            "SELECT u.s, u.t, u.ds, u.cm, u.cr, u.p, u.tm, u.rc::jsonb, u.cs, %s, FALSE, %s, %s "
+            "FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], "
+            "%s::integer[], %s::text[], %s::float8[]) AS u(s, t, ds, cm, cr, p, tm, rc, cs) "
+            f"ON CONFLICT (source_id, target_id, discovery_source) DO UPDATE SET {updates}",
+            [observed_at, now, now, *columns.values()],
+        )
+    return len(records)
+
+
+def dependency_records_reobserve(*, record_ids: list[int], observed_at) -> int:
+    """Set `last_observed_at` of unchanged records re-sent by a payload, never
+    moving it back in time (an older payload arriving late). Uses the primary
+    key; `last_observed_at` is deliberately not indexed, so PostgreSQL can do
+    these as HOT updates. Returns the number of rows changed."""
+    if not record_ids:
+        return 0
+    changed = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "UPDATE graph_servicedependency SET last_observed_at = %s "
+                "WHERE id = ANY(%s::bigint[]) AND last_observed_at < %s",
+                [observed_at, record_ids, observed_at],
+            )
+            return cursor.rowcount
+        observed = connection.ops.adapt_datetimefield_value(observed_at)
+        for start in range(0, len(record_ids), UPSERT_BATCH):
+            batch = record_ids[start:start + UPSERT_BATCH]
+            cursor.execute(
+                "UPDATE graph_servicedependency SET last_observed_at = %s "
+                f"WHERE id IN ({', '.join(['%s'] * len(batch))}) AND last_observed_at < %s",
+                [observed, *batch, observed],
+            )
+            changed += cursor.rowcount
+    return changed

@@ -5,8 +5,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import networkx as nx
 import numpy as np
@@ -174,9 +173,11 @@ def recommendations_generate(*, service: Service, source: TelemetrySource | None
     return rows
 
 
-def _generate(*, service: Service, source: TelemetrySource, now: datetime, context: BatchContext) -> list[SloRecommendation]:
+def _generate(*, service: Service, source: TelemetrySource, now: datetime,
+              context: BatchContext) -> list[SloRecommendation]:
     window_days = settings.SLO_WINDOW_DAYS
-    end = now.astimezone(dt_timezone.utc).date() if timezone.is_aware(now) else now.date()
+    # The lookback ends with the last complete UTC day (today's is partial).
+    end = (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
     history, clean, cold_start = _load_history(source, service, end)
     lookback_days = COLD_START_LOOKBACK_DAYS if cold_start else DEFAULT_LOOKBACK_DAYS
     quality = data_quality(history=clean, lookback_days=lookback_days, cold_start=cold_start)
@@ -193,8 +194,8 @@ def _generate(*, service: Service, source: TelemetrySource, now: datetime, conte
     tiers, explanation = _availability_recommendation(
         service_id=service.service_id, clean=clean, quality=quality, window_days=window_days,
         ceiling=ceiling, seed=seed)
-    lookback_start = datetime.combine(end - timedelta(days=lookback_days - 1), datetime.min.time(), tzinfo=dt_timezone.utc)
-    lookback_end = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
+    lookback_start = datetime.combine(end - timedelta(days=lookback_days - 1), datetime.min.time(), tzinfo=UTC)
+    lookback_end = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     common = {"service": service, "window_days": window_days, "data_quality": quality,
               "lookback_window_start": lookback_start, "lookback_window_end": lookback_end,
               "generated_at": now, "expires_at": now + timedelta(hours=settings.RECOMMENDATION_TTL_HOURS),

@@ -15,6 +15,7 @@ from graph.services.cycles import cycle_detection_summary
 from slo_engine.api.errors import Conflict
 from slo_engine.api.pagination import StandardPagination
 from slo_engine.api.permissions import actor_name
+from slo_engine.api.views import problem_responses
 
 _PROBLEM = OpenApiResponse(description="Problem details (application/problem+json)")
 
@@ -110,6 +111,7 @@ class AlertPagination(StandardPagination):
         description="Newest first (by last detection). Filter by `status`, by a `service` on the cycle, or by "
                     "the size of the strongly connected component.",
         tags=["circular dependencies"],
+        responses={200: CircularDependencyAlertSerializer(many=True), **problem_responses(422)},
     ),
     retrieve=extend_schema(
         summary="One circular-dependency alert", tags=["circular dependencies"], responses={

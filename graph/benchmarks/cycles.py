@@ -18,7 +18,7 @@ from django.utils import timezone
 from graph.benchmarks.generate import generate_graph
 from graph.domain.cycles import detect_cycles
 from graph.models import CircularDependencyAlert, Service, ServiceDependency
-from graph.services.cycles import SUMMARY_CACHE_KEY, cycle_edge_pairs, cycle_alerts_sync
+from graph.services.cycles import SUMMARY_CACHE_KEY, cycle_alerts_sync, cycle_edge_pairs
 
 SIZES = ((5_000, 25_000, 1.0), (50_000, 250_000, 10.0))  # services, edges, target seconds
 _BATCH = 5_000

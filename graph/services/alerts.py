@@ -9,11 +9,12 @@ import json
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import QuerySet, TextField
+from django.db.models import Count, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from graph.models import AlertStatus, CircularDependencyAlert
+from slo_engine.metrics import OPEN_ALERTS
 
 
 class AlertTransitionError(Exception):
@@ -25,10 +26,25 @@ class AlertTransitionError(Exception):
 
 
 def _transition(*, alert_ids: Iterable[int], allowed_from: tuple[str, ...], changes: dict) -> int:
-    return (
+    changed = (
         CircularDependencyAlert.objects.filter(pk__in=list(alert_ids), status__in=allowed_from)
         .update(**changes, updated_at=timezone.now())
     )
+    if changed:
+        alerts_gauge_refresh()
+    return changed
+
+
+def alerts_gauge_refresh() -> None:
+    """Set the `slo_engine_open_alerts{status}` gauge from the table (one
+    grouped COUNT), after detection and after each operator transition."""
+    counts = dict(
+        CircularDependencyAlert.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list(
+            "status", "n"
+        )
+    )
+    for status in AlertStatus.values:
+        OPEN_ALERTS.labels(status=status).set(counts.get(status, 0))
 
 
 def alerts_acknowledge(*, alert_ids: Iterable[int], actor: str, notes: str = "") -> int:

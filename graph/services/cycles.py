@@ -23,12 +23,13 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone
 
 from graph.domain.cycles import CycleDetection, detect_cycles
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, ServiceDependency
-from slo_engine.metrics import CYCLE_DETECTION_SECONDS, OPEN_ALERTS
+from graph.services.alerts import alerts_gauge_refresh
+from slo_engine.metrics import CYCLE_DETECTION_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def cycle_alerts_sync(
     result.duration_seconds = time.perf_counter() - started
 
     CYCLE_DETECTION_SECONDS.observe(result.duration_seconds)
-    _update_gauge()
+    alerts_gauge_refresh()
     _store_summary(detection=detection, result=result, now=stamp)
     logger.info(
         "cycle detection: %d cycle(s), %d created, %d reopened, %d resolved, %d truncated component(s) in %.3f s",
@@ -173,8 +174,8 @@ def _persist(
     alerts never go back to an older graph than a concurrent run wrote.
     """
     with transaction.atomic():
-        version_row = GraphVersion.objects.select_for_update().filter(pk=1).values_list("version", flat=True)
-        current = version_row.first() or 0
+        version_row, _ = GraphVersion.objects.select_for_update().get_or_create(pk=1)
+        current = version_row.version
         result.graph_version = current
         if current != expected_version and not force:
             return False
@@ -235,16 +236,6 @@ def _update_in_batches(ids: list[int], *, allowed_from: tuple[str, ...], **chang
             pk__in=ids[start:start + _BATCH_SIZE], status__in=allowed_from
         ).update(**changes)
     return changed
-
-
-def _update_gauge() -> None:
-    counts = dict(
-        CircularDependencyAlert.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list(
-            "status", "n"
-        )
-    )
-    for status in AlertStatus.values:
-        OPEN_ALERTS.labels(status=status).set(counts.get(status, 0))
 
 
 def _store_summary(*, detection: CycleDetection, result: CycleSyncResult, now: datetime) -> None:

@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
-from graph.queries import dependency_records_upsert
+from graph.queries import dependency_records_reobserve, dependency_records_upsert
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
 
 INGEST_MODES = ("merge", "replace")
@@ -49,6 +49,9 @@ EDGE_FIELDS = tuple(EDGE_DEFAULTS)
 
 # Keeps each statement's bound parameters under SQLite's limit.
 _BATCH = 2000
+# Above this many source services, an ingestion reads all of its source's
+# records at once instead of filtering by thousands of bound ids.
+_ALL_RECORDS_ABOVE = 1000
 
 
 @dataclass
@@ -140,7 +143,18 @@ def _lock_services(
                 updated_by=actor,
             )
         )
-    Service.objects.bulk_create(candidates, ignore_conflicts=True, batch_size=_BATCH)
+    # Only services not seen yet are inserted: a re-sent payload skips the
+    # insert entirely. Missing ones are still inserted in service_id order.
+    existing = set()
+    for start in range(0, len(service_ids), _BATCH):
+        existing.update(
+            Service.objects.filter(service_id__in=service_ids[start:start + _BATCH]).values_list(
+                "service_id", flat=True
+            )
+        )
+    missing = [candidate for candidate in candidates if candidate.service_id not in existing]
+    if missing:
+        Service.objects.bulk_create(missing, ignore_conflicts=True, batch_size=_BATCH)
 
     services: dict[str, Service] = {}
     for start in range(0, len(service_ids), _BATCH):
@@ -183,14 +197,22 @@ def _write_edges(
     pk_to_sid = {service.pk: sid for sid, service in services.items()}
     source_pks = sorted({services[s].pk for s, _ in edge_values}, key=str)
     existing: dict[tuple[str, str], tuple] = {}
-    for start in range(0, len(source_pks), _BATCH):
-        rows = ServiceDependency.objects.filter(
-            discovery_source=source, source_id__in=source_pks[start:start + _BATCH]
-        ).values_list("id", "source_id", "target_id", *EDGE_FIELDS, "is_stale")
+    columns = ("id", "source_id", "target_id", *EDGE_FIELDS, "is_stale")
+    records = ServiceDependency.objects.filter(discovery_source=source)
+    if len(source_pks) > _ALL_RECORDS_ABOVE:
+        # A large batch covers most of its source's records: reading them all
+        # costs less than binding thousands of ids.
+        chunks = [records.values_list(*columns)]
+    else:
+        chunks = [
+            records.filter(source_id__in=source_pks[start:start + _BATCH]).values_list(*columns)
+            for start in range(0, len(source_pks), _BATCH)
+        ]
+    for rows in chunks:
         for row in rows:
-            target = pk_to_sid.get(row[2])
-            if target is not None:
-                existing[(pk_to_sid[row[1]], target)] = row
+            source_sid, target = pk_to_sid.get(row[1]), pk_to_sid.get(row[2])
+            if source_sid is not None and target is not None:
+                existing[(source_sid, target)] = row
 
     upserts, unchanged_ids = [], []
     for pair in sorted(edge_values):
@@ -202,11 +224,7 @@ def _write_edges(
         upserts.append({"source_pk": services[pair[0]].pk, "target_pk": services[pair[1]].pk,
                         "discovery_source": source, **values})
     dependency_records_upsert(records=upserts, observed_at=observed_at, now=timezone.now())
-    for start in range(0, len(unchanged_ids), _BATCH):
-        # Never moves an observation back in time (an older payload arriving late).
-        ServiceDependency.objects.filter(
-            pk__in=unchanged_ids[start:start + _BATCH], last_observed_at__lt=observed_at
-        ).update(last_observed_at=observed_at)
+    dependency_records_reobserve(record_ids=unchanged_ids, observed_at=observed_at)
 
 
 def _remove_missing(*, source: str, services: dict[str, Service], edge_values: dict) -> int:

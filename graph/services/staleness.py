@@ -48,7 +48,8 @@ def edges_mark_stale(*, now: datetime | None = None, threshold_hours: int | None
         raise ValueError("threshold_hours must be positive")
     cutoff = now - timedelta(hours=hours)
     with transaction.atomic():
-        # Served by dependency_observed_idx (discovery_source, last_observed_at).
+        # A sequential scan, hourly: last_observed_at is left unindexed on purpose
+        # (see ServiceDependency.Meta), so re-observations are cheap HOT updates.
         marked = (
             ServiceDependency.objects.filter(is_stale=False, last_observed_at__lt=cutoff)
             .exclude(discovery_source=DiscoverySource.MANUAL)

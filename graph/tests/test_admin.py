@@ -47,7 +47,7 @@ def test_every_graph_model_changelist_and_change_page_render(staff_client, cycle
         "service": ServiceFactory(service_id="checkout"),
         "servicedependency": ServiceDependency.objects.first(),
         "circulardependencyalert": cycle_alert,
-        "graphversion": GraphVersion.objects.get(pk=1),
+        "graphversion": GraphVersion.objects.get_or_create(pk=1)[0],
     }
 
     listing = staff_client.get(f"/admin/graph/{model}/")

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from graph.models import CircularDependencyAlert
@@ -121,6 +122,9 @@ def test_acknowledge_records_who_when_and_notes(write_client, alerts):
     alert.refresh_from_db()
     assert alert.status == "acknowledged"
     assert alert.acknowledged_at >= before
+    # The alert gauge follows operator transitions, not only detection runs.
+    assert REGISTRY.get_sample_value("slo_engine_open_alerts", {"status": "open"}) == 0
+    assert REGISTRY.get_sample_value("slo_engine_open_alerts", {"status": "acknowledged"}) == 2
 
 
 def test_acknowledge_without_a_name_records_the_api_key(write_client, alerts):

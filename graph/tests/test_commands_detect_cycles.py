@@ -32,7 +32,8 @@ def test_detect_cycles_opens_alerts_and_prints_progress_and_counts():
     assert "1 cycle(s) in 1 strongly connected component(s) of a graph of 3 services and 3 edges" in output
     assert "alerts: 1 created, 0 reopened, 0 auto-resolved, 0 still open or acknowledged" in output
     assert "billing → orders → billing" in output
-    assert list(CircularDependencyAlert.objects.values_list("cycle_path", "status")) == [(["billing", "orders"], "open")]
+    alerts = list(CircularDependencyAlert.objects.values_list("cycle_path", "status"))
+    assert alerts == [(["billing", "orders"], "open")]
 
     assert "alerts: 0 created, 0 reopened, 0 auto-resolved, 1 still open" in run()
 

@@ -1,8 +1,12 @@
 """The alert lifecycle driven by cycle detection, on the real database."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
@@ -167,6 +171,7 @@ def test_a_graph_change_during_detection_triggers_a_fresh_detection(monkeypatch)
     instead of writing alerts for the older graph."""
     from graph.services import cycles as module
 
+    GraphVersion.objects.get_or_create(pk=1)  # absent if a transactional test flushed the reused database
     edge("a", "b")
     edge("b", "a")
     loads = []
@@ -177,7 +182,7 @@ def test_a_graph_change_during_detection_triggers_a_fresh_detection(monkeypatch)
         pairs = real_load()
         if len(loads) == 1:
             ServiceDependency.objects.filter(source__service_id="b").delete()
-            GraphVersion.objects.filter(pk=1).update(version=GraphVersion.objects.get(pk=1).version + 1)
+            GraphVersion.objects.filter(pk=1).update(version=F("version") + 1)
         return pairs
 
     monkeypatch.setattr(module, "cycle_edge_pairs", load_then_change)
@@ -187,3 +192,39 @@ def test_a_graph_change_during_detection_triggers_a_fresh_detection(monkeypatch)
     assert len(loads) == 2
     assert result.cycles == []
     assert not CircularDependencyAlert.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_wait_for_each_other_and_create_each_alert_once():
+    """Runs serialise on the graph-version row: while another transaction
+    holds it (an ingestion bumping the version, or another run writing its
+    alerts), a run writes nothing; afterwards two runs create each alert once."""
+    edge("a", "b")
+    edge("b", "a")
+    edge("c", "d")
+    edge("d", "c")
+    results, errors = [], []
+
+    def detect():
+        try:
+            results.append(cycle_alerts_sync())
+        except Exception as error:  # reported below, not swallowed
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=detect) for _ in range(2)]
+    GraphVersion.objects.get_or_create(pk=1)  # a flushed (transactional) test database lacks the row
+    with transaction.atomic():
+        GraphVersion.objects.select_for_update().get(pk=1)
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        assert not any(r.created for r in results)
+        assert not CircularDependencyAlert.objects.exists()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(r.created for r in results) == [0, 2]
+    assert sorted(CircularDependencyAlert.objects.values_list("cycle_path", flat=True)) == [["a", "b"], ["c", "d"]]

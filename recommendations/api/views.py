@@ -30,8 +30,8 @@ SERVICE_ID = OpenApiParameter("service_id", OpenApiTypes.STR, OpenApiParameter.P
 PROBLEM = "application/problem+json"
 _ERROR_RESPONSES = {
     **problem_responses(404),
-    502: OpenApiResponse(ProblemSerializer, description="The telemetry source rejected a query."),
-    503: OpenApiResponse(ProblemSerializer, description="The telemetry source is unreachable."),
+    (502, PROBLEM): OpenApiResponse(ProblemSerializer, description="The telemetry source rejected a query."),
+    (503, PROBLEM): OpenApiResponse(ProblemSerializer, description="The telemetry source is unreachable."),
 }
 
 
@@ -77,7 +77,7 @@ class ServiceRecommendationsView(BaseApiView):
                     "when there are fewer than 7 days of data.",
         parameters=[SERVICE_ID, RecommendationQuerySerializer],
         responses={200: ServiceRecommendationsSerializer,
-                   422: OpenApiResponse(InsufficientDataProblemSerializer,
+                   (422, PROBLEM): OpenApiResponse(InsufficientDataProblemSerializer,
                                         description="Bad query parameter, or not enough data."),
                    **_ERROR_RESPONSES},
     )
@@ -113,7 +113,7 @@ class ServiceRecommendationsExportView(BaseApiView):
                     "multi-burn-rate alert rules for the chosen tier (default balanced).",
         parameters=[SERVICE_ID, ExportQuerySerializer],
         responses={(200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR, description="YAML document(s)"),
-                   422: OpenApiResponse(InsufficientDataProblemSerializer,
+                   (422, PROBLEM): OpenApiResponse(InsufficientDataProblemSerializer,
                                         description="Unknown format or tier, or not enough data."),
                    **_ERROR_RESPONSES},
     )

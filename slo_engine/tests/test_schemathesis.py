@@ -89,4 +89,14 @@ def test_api_honours_its_schema_and_never_fails(case, fuzz_world, write_key):
             case.path_parameters["id"] = fuzz_world["ids"][turn % len(fuzz_world["ids"])]
     # Throttling would turn later examples into 429s; it has its own tests.
     cache.clear()
-    case.call_and_validate(headers={"Authorization": f"Api-Key {write_key}"}, checks=CHECKS)
+    headers = {"Authorization": f"Api-Key {write_key}"}
+    response = case.call(headers=headers)
+    checks = CHECKS
+    media_type = (response.headers.get("content-type") or [""])[0].split(";")[0]
+    if media_type and not media_type.endswith("json"):
+        # A text document (the YAML exports) is documented as a string;
+        # schemathesis would parse it and compare the parsed object instead.
+        # Its status and media type are still checked; its content has the
+        # exporters' own tests.
+        checks = [check for check in CHECKS if check is not response_schema_conformance]
+    case.validate_response(response, checks=checks, headers=headers)

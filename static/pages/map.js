@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  var LARGE_GRAPH = 400;
   var COLOURS = { critical: "#d1394b", high: "#ee8a2a", medium: "#3b82c4", low: "#8a9aab" };
   var state = { loaded: false, error: null, focus: null, depth: 2, neighbourhood: [], cycles: [] };
   window.sloMapState = state;
@@ -64,7 +65,8 @@
     { selector: "node", style: {
       "background-color": "data(colour)", label: "data(label)", "font-size": 11, color: "#1d2733",
       "text-valign": "bottom", "text-margin-y": 4, width: 26, height: 26, "border-width": 2, "border-color": "#fff",
-      "text-background-color": "#fbfcfd", "text-background-opacity": 0.8, "text-background-padding": 1 } },
+      "text-background-color": "#fbfcfd", "text-background-opacity": 0.8, "text-background-padding": 1,
+      "min-zoomed-font-size": 7 } },
     { selector: "node[criticality = 'critical']", style: { width: 34, height: 34 } },
     { selector: "edge", style: {
       width: "mapData(confidence, 0, 1, 1, 2.4)", "line-color": "#7b8797", "target-arrow-color": "#7b8797",
@@ -93,14 +95,25 @@
     style: style,
     elements: [],
     wheelSensitivity: 0.3,
-    minZoom: 0.2,
+    minZoom: 0.02,
     maxZoom: 3,
   });
   window.sloMap = cy;
 
   // Layers first (callers above callees), then a force-directed pass from
   // those positions: deterministic, and no edge runs through a node row.
+  function isLarge() { return cy.nodes().length > LARGE_GRAPH; }
+
+  // Small graphs: layers first (callers above callees), then a force-directed
+  // pass from those positions: deterministic, and no edge runs through a row
+  // of nodes. The force pass is quadratic, so large graphs get rings by
+  // degree (hubs in the middle) and lay out each focused neighbourhood.
   function runLayout() {
+    if (isLarge()) {
+      cy.layout({ name: "concentric", concentric: function (n) { return n.degree(false); },
+        levelWidth: function () { return 4; }, minNodeSpacing: 6, animate: false, padding: 30 }).run();
+      return;
+    }
     // A fixed box (not the window's) keeps the picture the same on every screen.
     cy.layout({ name: "breadthfirst", directed: true, roots: roots(cy), spacingFactor: 1.0, padding: 30,
       avoidOverlap: true, animate: false, boundingBox: { x1: 0, y1: 0, w: 1100, h: 820 } }).run();
@@ -108,6 +121,20 @@
       idealEdgeLength: function () { return 70; }, edgeElasticity: function () { return 80; }, gravity: 0.6,
       numIter: 1500, nodeDimensionsIncludeLabels: true, fit: false }).run();
     cy.fit(cy.elements(), 30);
+  }
+
+  /** On a large graph, put the focused service in the middle and its neighbours on rings by depth. */
+  function layoutNeighbourhood(node, body) {
+    if (!isLarge()) return;
+    var depthOf = {};
+    body.nodes.forEach(function (n) { depthOf[n.service_id] = n.depth; });
+    var keep = cy.collection().union(node);
+    body.nodes.forEach(function (n) { keep = keep.union(cy.getElementById(n.service_id)); });
+    var centre = node.position();
+    keep.layout({ name: "concentric", animate: false, fit: false, minNodeSpacing: 30,
+      boundingBox: { x1: centre.x - 400, y1: centre.y - 300, w: 800, h: 600 },
+      concentric: function (n) { return n.id() === node.id() ? 100 : 100 - (depthOf[n.id()] || 0); },
+      levelWidth: function () { return 1; } }).run();
   }
 
   function markCycles(alerts) {
@@ -154,6 +181,7 @@
     state.neighbourhood = [];
     cy.elements().removeClass("faded focused focus-edge");
     document.getElementById("focus-panel").hidden = true;
+    if (isLarge()) runLayout();
     cy.animate({ fit: { eles: cy.elements(), padding: 30 } }, { duration: 200 });
     history.replaceState(null, "", window.location.pathname);
   }
@@ -200,6 +228,7 @@
       var edges = cy.collection();
       body.edges.forEach(function (e) { edges = edges.union(cy.getElementById(edgeId(e.source, e.target))); });
       cy.elements().removeClass("focused focus-edge");
+      layoutNeighbourhood(node, body);
       node.addClass("focused");
       edges.addClass("focus-edge");
       highlight(keep.union(edges));
@@ -259,7 +288,7 @@
       fillOptions();
       var stale = cy.edges(".stale").length;
       setStatus(cy.nodes().length + " services · " + cy.edges().length + " dependencies" +
-        (stale ? " (" + stale + " stale)" : ""));
+        (stale ? " (" + stale + " stale)" : "") + (isLarge() ? " · search or click a service to focus it" : ""));
       return slo.apiFetchAll("/api/v1/circular-dependencies/?page_size=500").then(markCycles, function (err) {
         state.error = "cycle alerts: " + err.message;
       });

@@ -10,7 +10,7 @@ The scenarios an SRE meets (DEMO_SCENARIOS says which service has which):
 
 * steady: high availability, modest noise (most services);
 * noisy: bursty errors, plus one day of bad data (good > total, rejected);
-* cold_start: data for the last 10 days only (the recommender uses 90 days);
+* cold_start: data for the last 10 (complete) days only (the recommender uses 90 days);
 * seven_days: data for the last 7 days only (just enough);
 * uninstrumented: no data at all (the API answers 422);
 * flaky_external: an external dependency at about 99.7%;
@@ -21,7 +21,7 @@ The scenarios an SRE meets (DEMO_SCENARIOS says which service has which):
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -75,7 +75,8 @@ DEMO_TOPOLOGY_EDGES: tuple[tuple[str, str, str, str, str], ...] = (
     ("recommendation", "flagd", "sync", "degraded", "grpc"),
     ("shipping", "flagd", "sync", "degraded", "grpc"),
 )
-DEMO_SERVICES: tuple[str, ...] = tuple(sorted({e[0] for e in DEMO_TOPOLOGY_EDGES} | {e[1] for e in DEMO_TOPOLOGY_EDGES}))
+DEMO_SERVICES: tuple[str, ...] = tuple(sorted({e[0] for e in DEMO_TOPOLOGY_EDGES}
+                                             | {e[1] for e in DEMO_TOPOLOGY_EDGES}))
 
 STEADY = "steady"
 NOISY = "noisy"
@@ -96,7 +97,7 @@ DEMO_SCENARIOS: dict[str, str] = {
 }
 # The external dependency whose failures a greedy_dependency service passes on.
 GREEDY_DEPENDENCY_OF: dict[str, str] = {"shipping": "quote"}
-# Days of data of the short-history scenarios (ending today).
+# Days of data of the short-history scenarios (ending with the last complete day).
 SHORT_HISTORY_DAYS: dict[str, int] = {COLD_START: 10, SEVEN_DAYS: 7}
 
 # Upper bounds (ms) of the OpenTelemetry SDK's default explicit histogram buckets.
@@ -122,7 +123,8 @@ def _seed(service_id: str) -> int:
 def _uniforms(seed: int, ordinals: np.ndarray, stream: int) -> np.ndarray:
     """Uniforms in (0, 1), one per day ordinal: splitmix64 of (seed, stream, day)."""
     with np.errstate(over="ignore"):
-        x = (np.uint64(seed) ^ np.uint64((stream * 0x9E3779B97F4A7C15) & _MASK64)) + ordinals.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
+        x = np.uint64(seed) ^ np.uint64((stream * 0x9E3779B97F4A7C15) & _MASK64)
+        x = x + ordinals.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         x = x ^ (x >> np.uint64(31))
@@ -159,16 +161,18 @@ def _profile(service_id: str) -> _Profile:
 
 class DemoSource:
     """Deterministic synthetic telemetry (see the module docstring).
-    `today` fixes the last day with data (default: the current UTC date)."""
+    `last_day` is the last day with data (default: yesterday in UTC, the last
+    complete day, as with Prometheus)."""
 
     name = "demo"
 
-    def __init__(self, *, today: date | None = None):
-        self._today = today
+    def __init__(self, *, last_day: date | None = None):
+        self._last_day = last_day
 
     @property
     def today(self) -> date:
-        return self._today or datetime.now(timezone.utc).date()
+        """The last day with data."""
+        return self._last_day or datetime.now(UTC).date() - timedelta(days=1)
 
     def _first_day(self, service_id: str) -> date | None:
         scenario = scenario_of(service_id)
@@ -223,8 +227,8 @@ class DemoSource:
                           latency_bucket_bounds_ms=LATENCY_BUCKET_BOUNDS_MS)
 
     def window_sli(self, service_id: str, *, window: str, metadata: dict | None = None) -> WindowSli:
-        """SLI values over the trailing window, from the same days as
-        daily_history() (1h: today's rates with an hour's share of traffic)."""
+        """SLI values over the trailing window of complete days, from the same
+        days as daily_history() (1h: the last day's rates, an hour's share of traffic)."""
         if window not in _WINDOW_DAYS:
             raise ValueError(f"unknown window {window!r}; choose from {sorted(_WINDOW_DAYS)}")
         today = self.today

@@ -21,6 +21,13 @@ def test_is_a_telemetry_source_chosen_by_name():
     assert get_telemetry_source("demo").name == "demo"
 
 
+def test_last_day_with_data_is_yesterday_by_default():
+    source = DemoSource()
+    yesterday = source.today
+    history = source.daily_history("checkout", start=yesterday - timedelta(days=5), end=yesterday + timedelta(days=1))
+    assert history.days[-1].day == yesterday and len(history.days) == 6
+
+
 def test_topology_matches_the_shared_demo_file():
     data = json.loads((SHARED_DATA_DIR / "otel-demo-topology.json").read_text())
     expected = {(e["source"], e["target"], e["attributes"]["communication_mode"], e["attributes"]["criticality"],
@@ -31,7 +38,7 @@ def test_topology_matches_the_shared_demo_file():
 
 
 def test_history_is_deterministic_and_independent_of_the_range():
-    first, second = DemoSource(today=TODAY), DemoSource(today=TODAY)
+    first, second = DemoSource(last_day=TODAY), DemoSource(last_day=TODAY)
     assert _month(first, "checkout") == _month(second, "checkout")
     week = first.daily_history("checkout", start=TODAY - timedelta(days=6), end=TODAY)
     assert week.days == _month(first, "checkout").days[-7:]
@@ -39,7 +46,7 @@ def test_history_is_deterministic_and_independent_of_the_range():
 
 
 def test_scenarios():
-    source = DemoSource(today=TODAY)
+    source = DemoSource(last_day=TODAY)
     assert len(_month(source, "checkout").days) == 30
     assert len(_month(source, "chatbot").days) == 10
     assert len(_month(source, "mcp").days) == 7
@@ -58,7 +65,7 @@ def test_scenarios():
 
 
 def test_window_sli_agrees_with_daily_history():
-    source = DemoSource(today=TODAY)
+    source = DemoSource(last_day=TODAY)
     window = source.window_sli("checkout", window="7d")
     days = source.daily_history("checkout", start=TODAY - timedelta(days=6), end=TODAY).days
     assert window.sample_count == round(sum(d.total for d in days))
@@ -69,7 +76,7 @@ def test_window_sli_agrees_with_daily_history():
 
 
 def test_service_graph_edges_are_the_demo_topology():
-    edges = DemoSource(today=TODAY).service_graph_edges(lookback="15m")
+    edges = DemoSource(last_day=TODAY).service_graph_edges(lookback="15m")
     assert len(edges) == len(DEMO_TOPOLOGY_EDGES)
     types = {(e.client, e.server): e.connection_type for e in edges}
     assert types[("checkout", "kafka")] == "messaging_system"

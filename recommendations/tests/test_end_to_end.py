@@ -1,0 +1,80 @@
+"""End to end on real servers: a real Prometheus backfilled with 30 days of
+span metrics -> recommendation over HTTP -> export parsed back as YAML; and
+the daily batch fanned out to a real Celery worker over Redis."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+from django_celery_results.models import TaskResult
+
+from graph.tests.factories import ServiceFactory
+from recommendations.models import SloRecommendation
+from recommendations.tasks import expire_recommendations, generate_recommendations_batch
+from slo_engine.testing.prometheus import ServiceTraffic, daily_traffic, openmetrics_document, span_metrics_openmetrics
+
+LATENCY = {50: 30.0, 95: 150.0, 99: 600.0, 99.9: 1200.0}
+# 30 full days ending yesterday; availability around 99.9% with one bad day.
+RATIOS = [0.9992, 0.9990, 0.9994, 0.9989, 0.9991] * 6
+RATIOS[12] = 0.995
+
+
+@pytest.fixture(scope="module")
+def prometheus(prometheus_factory):
+    now = datetime.now(UTC)
+    today = now.date()
+    days = daily_traffic(start=today - timedelta(days=30), days=30, total=86_400, availability=RATIOS,
+                         latency_ms=LATENCY)
+    return prometheus_factory(openmetrics_document(span_metrics_openmetrics([ServiceTraffic("checkout", days)],
+                                                                              end=now)))
+
+
+@pytest.mark.prometheus
+@pytest.mark.django_db
+def test_prometheus_history_to_recommendation_and_export(prometheus, settings, read_client):
+    settings.TELEMETRY_SOURCE = "prometheus"
+    settings.PROMETHEUS_URL = prometheus.url
+    ServiceFactory(service_id="checkout")
+    response = read_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
+    assert response.status_code == 200, response.content
+    availability, latency = response.json()["recommendations"]
+    assert availability["data_quality"]["days_with_data"] == 30
+    assert availability["data_quality"]["sample_count"] == 30 * 86_400
+    observed = availability["explanation"]["observed_availability"]
+    errors = sum(round(86_400 * (1 - r)) for r in RATIOS)
+    assert observed == pytest.approx(1 - errors / (30 * 86_400), abs=1e-8)
+    balanced = availability["tiers"]["balanced"]
+    assert 0.99 <= balanced["target"] < observed
+    assert balanced["historical_windows"] == 3
+    # p99 is exactly 600 ms every day: every tier rounds up to the 800 ms bucket.
+    assert {t["threshold_ms"] for t in latency["tiers"].values()} == {800}
+
+    exported = read_client.get("/api/v1/services/checkout/slo-recommendations/export?format=openslo")
+    documents = list(yaml.safe_load_all(exported.content))
+    assert [d["metadata"]["name"] for d in documents] == ["checkout-availability", "checkout-latency-p99"]
+    assert documents[0]["spec"]["objectives"][0]["target"] == balanced["target"]
+    good = documents[1]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]
+    assert 'le="800"' in good["metricSource"]["spec"]["query"]
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_batch_fans_out_on_a_real_worker(live_celery_worker, settings):
+    settings.TELEMETRY_SOURCE = "demo"
+    for name in ("alpha", "beta", "gamma"):
+        ServiceFactory(service_id=name)
+    ServiceFactory(service_id="astronomy-db")  # uninstrumented in the demo: counted, not failed
+    ServiceFactory(service_id="old", retired_at=datetime.now(UTC))
+    result = generate_recommendations_batch.delay(chunk_size=2)
+    summary = result.get(timeout=60)
+    assert summary["services"] == 4 and summary["chunks"] == 2
+    from celery.result import GroupResult
+
+    chunks = GroupResult.restore(summary["group_id"]).get(timeout=60)
+    assert sum(c["generated"] for c in chunks) == 3
+    assert sum(c["insufficient_data"] for c in chunks) == 1
+    assert SloRecommendation.objects.filter(status="active", metric="availability").count() == 3
+    assert TaskResult.objects.get(task_id=result.id).status == "SUCCESS"
+
+    SloRecommendation.objects.update(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    assert expire_recommendations.delay().get(timeout=30) == {"expired": 6}
