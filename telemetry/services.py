@@ -9,7 +9,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from graph.models import RESERVED_SERVICE_IDS, CommunicationMode, DiscoverySource, Service
@@ -42,6 +41,7 @@ class DiscoveryResult:
     services_auto_created: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     graph_version: int = 0
+    cycles: list[list[str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,20 +131,14 @@ def otel_graph_discover(*, source: TelemetrySource | None = None, lookback: str 
     result.graph_version = ingest.graph_version
     DISCOVERY_RUNS.labels(outcome="success").inc()
     DISCOVERED_EDGES.inc(ingest.edges_upserted)
-    # Cycle detection runs once per ingestion batch, after it is committed.
-    transaction.on_commit(_enqueue_cycle_detection)
+    # graph_ingest ran cycle detection once, after its commit.
+    result.cycles = ingest.circular_dependencies_detected
     logger.info(
         "otel discovery: %d edge(s) seen, %d upserted, %d skipped, %d database(s), %d service(s) created",
         result.edges_seen, result.edges_upserted, result.edges_skipped, len(result.databases),
         len(result.services_auto_created), extra={"otel_discovery": result.as_dict()},
     )
     return result
-
-
-def _enqueue_cycle_detection() -> None:
-    from graph.tasks import detect_cycles
-
-    detect_cycles.delay()
 
 
 @dataclass

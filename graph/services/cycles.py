@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from graph.domain.cycles import CycleDetection, detect_cycles
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, ServiceDependency
+from graph.selectors import graph_version_current
 from graph.services.alerts import alerts_gauge_refresh
 from slo_engine.metrics import CYCLE_DETECTION_SECONDS
 
@@ -78,10 +79,6 @@ class CycleSyncResult:
         }
 
 
-def _graph_version() -> int:
-    return GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
-
-
 def cycle_edge_pairs() -> list[tuple[str, str]]:
     """(source, target) service_ids of every non-stale edge record between
     active services: the topology cycle detection needs. Several records of
@@ -116,7 +113,7 @@ def cycle_alerts_sync(
     result = CycleSyncResult()
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         stamp = now or timezone.now()
-        version = _graph_version()
+        version = graph_version_current()
         say(f"loading the effective graph (version {version})")
         load_started = time.perf_counter()
         pairs = cycle_edge_pairs()
@@ -149,7 +146,7 @@ def cycle_alerts_sync(
 
     CYCLE_DETECTION_SECONDS.observe(result.duration_seconds)
     alerts_gauge_refresh()
-    _store_summary(detection=detection, result=result, now=stamp)
+    _store_summary(detection=detection, now=stamp)
     logger.info(
         "cycle detection: %d cycle(s), %d created, %d reopened, %d resolved, %d truncated component(s) in %.3f s",
         len(result.cycles), result.created, result.reopened, result.resolved, result.truncated_sccs,
@@ -238,7 +235,7 @@ def _update_in_batches(ids: list[int], *, allowed_from: tuple[str, ...], **chang
     return changed
 
 
-def _store_summary(*, detection: CycleDetection, result: CycleSyncResult, now: datetime) -> None:
+def _store_summary(*, detection: CycleDetection, now: datetime) -> None:
     """Keep what the last run found but could not list (capped components)
     for the alert list and the admin; the alerts table has no room for it."""
     cache.set(

@@ -15,9 +15,11 @@ and discovery share) and writes them in one transaction:
    when new or changed; unchanged ones only get `last_observed_at` refreshed,
    so a re-sent payload changes nothing else;
 4. `mode="replace"` deletes the source's records missing from the payload;
-5. the graph version is bumped, which invalidates cached traversals.
+5. the graph version is bumped, which invalidates cached traversals;
+6. after the commit, cycle detection runs once and its cycles are returned.
 """
 
+import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -29,6 +31,8 @@ from django.utils import timezone
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
 from graph.queries import dependency_records_reobserve, dependency_records_upsert
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
+
+logger = logging.getLogger(__name__)
 
 INGEST_MODES = ("merge", "replace")
 
@@ -265,8 +269,23 @@ def graph_ingest(
     edge_values = _normalise_edges(edges, warnings)
     service_ids = sorted(set(node_values) | {sid for pair in edge_values for sid in pair})
 
+    detected: list[list[str]] = []
+
+    def detect_cycles_after_commit() -> None:
+        # Once per ingestion, after its commit: the response lists the cycles
+        # the graph now contains. A failure here cannot undo the committed
+        # write, so it becomes a warning; the daily detection run retries.
+        from graph.services.cycles import cycle_alerts_sync
+
+        try:
+            detected[:] = cycle_alerts_sync().cycles
+        except Exception:
+            logger.exception("cycle detection after ingestion failed")
+            warnings.append("cycle detection failed after the write; the next detection run will retry")
+
     try:
         with transaction.atomic():
+            transaction.on_commit(detect_cycles_after_commit)
             services, created = _lock_services(
                 node_values=node_values, service_ids=service_ids, source=source, actor=actor
             )
@@ -293,6 +312,7 @@ def graph_ingest(
         edges_upserted=len(edge_values),
         edges_removed=removed,
         services_auto_created=auto_created,
+        circular_dependencies_detected=detected,
         warnings=warnings,
         graph_version=version,
     )
