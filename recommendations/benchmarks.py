@@ -13,7 +13,8 @@ from graph.benchmarks.generate import generate_graph
 from graph.domain.merge import EffectiveEdge
 from graph.models import Service
 from recommendations.models import SloRecommendation
-from recommendations.services import BatchContext, recommendations_generate
+from recommendations.services import BatchContext, recommendations_generate_many
+from recommendations.tasks import BATCH_CHUNK_SIZE
 from telemetry.sources.demo import DemoSource
 
 SERVICES = 5000
@@ -39,11 +40,14 @@ def run(*, progress) -> dict:
     generated = 0
     try:
         started = time.perf_counter()
-        for index, service in enumerate(services, start=1):
-            generated += len(recommendations_generate(service=service, source=source, context=context))
-            if index % 1000 == 0:
-                progress(f"recommendations: {index}/{len(services)} services, "
-                         f"{index / (time.perf_counter() - started):.0f}/s")
+        # The same chunks, and the same call, as the daily batch's Celery tasks.
+        for start in range(0, len(services), BATCH_CHUNK_SIZE):
+            chunk = services[start:start + BATCH_CHUNK_SIZE]
+            generated += recommendations_generate_many(services=chunk, source=source, context=context).recommendations
+            done = start + len(chunk)
+            if done % 1000 == 0:
+                progress(f"recommendations: {done}/{len(services)} services, "
+                         f"{done / (time.perf_counter() - started):.0f}/s")
         elapsed = time.perf_counter() - started
     finally:
         SloRecommendation.objects.filter(service__service_id__startswith=prefix).delete()

@@ -4,6 +4,8 @@
 import hashlib
 import logging
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,7 +32,7 @@ from recommendations.domain.quality import (
 )
 from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
 from slo_engine.metrics import RECOMMENDATION_SECONDS, RECOMMENDATIONS
-from telemetry.sources import SliHistory, TelemetrySource, get_telemetry_source
+from telemetry.sources import SliHistory, TelemetryError, TelemetrySource, get_telemetry_source
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +162,9 @@ def recommendations_generate(*, service: Service, source: TelemetrySource | None
     dependencies' facts across a batch."""
     started = time.perf_counter()
     try:
-        rows = _generate(service=service, source=source or get_telemetry_source(), now=now or timezone.now(),
-                         context=context or BatchContext())
+        rows = _build_rows(service=service, source=source or get_telemetry_source(), now=now or timezone.now(),
+                           context=context or BatchContext())
+        rows = _persist(service=service, rows=rows)
     except InsufficientData:
         RECOMMENDATIONS.labels(outcome="insufficient_data").inc()
         raise
@@ -173,8 +176,57 @@ def recommendations_generate(*, service: Service, source: TelemetrySource | None
     return rows
 
 
-def _generate(*, service: Service, source: TelemetrySource, now: datetime,
-              context: BatchContext) -> list[SloRecommendation]:
+@dataclass
+class BatchOutcome:
+    """Counts of one `recommendations_generate_many` call."""
+
+    generated: int = 0
+    insufficient_data: int = 0
+    failed: int = 0
+    recommendations: int = 0
+
+    def as_dict(self) -> dict:
+        return {"generated": self.generated, "insufficient_data": self.insufficient_data,
+                "failed": self.failed, "recommendations": self.recommendations}
+
+
+def recommendations_generate_many(*, services: Iterable[Service], source: TelemetrySource | None = None,
+                                  now: datetime | None = None,
+                                  context: BatchContext | None = None) -> BatchOutcome:
+    """Generate recommendations for many services (a batch chunk) and persist
+    them together: one transaction supersedes the active rows and inserts the
+    new ones, instead of a transaction (and a commit) per service. A service
+    without enough data or whose telemetry fails is counted and skipped; the
+    others are still written. Returns the counts."""
+    source = source or get_telemetry_source()
+    now = now or timezone.now()
+    context = context or BatchContext()
+    outcome = BatchOutcome()
+    built: dict[Service, list[SloRecommendation]] = {}
+    for service in services:
+        started = time.perf_counter()
+        try:
+            built[service] = _build_rows(service=service, source=source, now=now, context=context)
+        except InsufficientData:
+            RECOMMENDATIONS.labels(outcome="insufficient_data").inc()
+            outcome.insufficient_data += 1
+            continue
+        except TelemetryError:
+            logger.exception("recommendation of %s failed: telemetry", service.service_id)
+            RECOMMENDATIONS.labels(outcome="error").inc()
+            outcome.failed += 1
+            continue
+        RECOMMENDATION_SECONDS.observe(time.perf_counter() - started)
+    _persist_many(built)
+    outcome.generated = len(built)
+    outcome.recommendations = sum(len(rows) for rows in built.values())
+    RECOMMENDATIONS.labels(outcome="generated").inc(outcome.generated)
+    return outcome
+
+
+def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
+                context: BatchContext) -> list[SloRecommendation]:
+    """The unsaved recommendation rows of one service (see recommendations_generate)."""
     window_days = settings.SLO_WINDOW_DAYS
     # The lookback ends with the last complete UTC day (today's is partial).
     end = (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
@@ -223,7 +275,7 @@ def _generate(*, service: Service, source: TelemetrySource, now: datetime,
             **{**common, "data_quality": {**quality, "days_with_data": len(p99),
                                           "completeness": round(len(p99) / lookback_days, 4)}},
         ))
-    return _persist(service=service, rows=rows)
+    return rows
 
 
 def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloRecommendation]:
@@ -245,6 +297,31 @@ def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloReco
             for row in rows:
                 row.pk = None
     return rows
+
+
+def _persist_many(built: dict[Service, list[SloRecommendation]]) -> None:
+    """Persist the rows of many services in one transaction: one UPDATE per
+    set of metrics supersedes their active rows, one bulk insert adds the new
+    ones. If a concurrent generation wins a race on the partial unique
+    constraint, fall back to the per-service path, which retries."""
+    if not built:
+        return
+    by_metrics: dict[tuple[str, ...], list] = defaultdict(list)
+    for service, rows in built.items():
+        by_metrics[tuple(sorted(row.metric for row in rows))].append(service.pk)
+    try:
+        with transaction.atomic():
+            stamp = timezone.now()
+            for metrics, service_pks in by_metrics.items():
+                SloRecommendation.objects.filter(
+                    service_id__in=service_pks, metric__in=metrics, status=RecommendationStatus.ACTIVE,
+                ).update(status=RecommendationStatus.SUPERSEDED, updated_at=stamp)
+            SloRecommendation.objects.bulk_create([row for rows in built.values() for row in rows])
+    except IntegrityError:
+        for service, rows in built.items():
+            for row in rows:
+                row.pk = None
+            _persist(service=service, rows=rows)
 
 
 def recommendations_expire(*, now: datetime | None = None) -> int:

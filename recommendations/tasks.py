@@ -9,31 +9,24 @@ import logging
 from celery import group, shared_task
 
 from graph.models import Service
-from recommendations.services import BatchContext, InsufficientData, recommendations_expire, recommendations_generate
+from recommendations.services import BatchContext, recommendations_expire, recommendations_generate_many
 from slo_engine.metrics import TASK_FAILURES
-from telemetry.sources import TelemetryError, get_telemetry_source
+from telemetry.sources import get_telemetry_source
 
 logger = logging.getLogger(__name__)
 
 BATCH_CHUNK_SIZE = 100
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=900, time_limit=960)
 def generate_recommendations_chunk(service_ids: list[str]) -> dict:
     """Generate for the given service_ids, sharing the graph and the
-    dependencies' facts; returns counts by outcome."""
-    counts = {"generated": 0, "insufficient_data": 0, "failed": 0}
-    context = BatchContext()
-    source = get_telemetry_source()
-    for service in Service.objects.active().filter(service_id__in=service_ids):
-        try:
-            recommendations_generate(service=service, source=source, context=context)
-            counts["generated"] += 1
-        except InsufficientData:
-            counts["insufficient_data"] += 1
-        except TelemetryError:
-            logger.exception("recommendation of %s failed: telemetry", service.service_id)
-            counts["failed"] += 1
+    dependencies' facts and one write transaction; returns counts by outcome."""
+    services = Service.objects.active().filter(service_id__in=service_ids).order_by("service_id")
+    outcome = recommendations_generate_many(services=services, source=get_telemetry_source(),
+                                            context=BatchContext())
+    counts = outcome.as_dict()
+    logger.info("recommendation chunk: %d services, %s", len(service_ids), counts, extra={"counts": counts})
     return counts
 
 

@@ -214,14 +214,14 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
 def _history_window(recommendations: list[SloRecommendation]) -> tuple[date, date]:
     """The days the recommendations looked at (so the chart shows what they
     saw; their lookback end is an exclusive midnight), else the last
-    DEFAULT_HISTORY_DAYS days up to today."""
+    DEFAULT_HISTORY_DAYS complete days (up to yesterday, like the recommender)."""
     windows = [(r.lookback_window_start, r.lookback_window_end) for r in recommendations]
     if windows:
         start_day = _as_day(min(w[0] for w in windows))
         end_day = _as_day(max(w[1] for w in windows) - timedelta(microseconds=1))
         if end_day >= start_day:
             return max(start_day, end_day - timedelta(days=MAX_HISTORY_DAYS - 1)), end_day
-    end_day = timezone.now().astimezone(UTC).date()
+    end_day = timezone.now().astimezone(UTC).date() - timedelta(days=1)
     return end_day - timedelta(days=DEFAULT_HISTORY_DAYS - 1), end_day
 
 

@@ -40,13 +40,28 @@ class ServiceIdField(serializers.SlugField):
         return value
 
 
+def reject_null_characters(value) -> None:
+    """PostgreSQL cannot store U+0000 in JSON; reject it (keys and strings,
+    at any depth) as bad input instead of failing on write."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            raise serializers.ValidationError("Null characters are not allowed.")
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 class IngestNodeSerializer(serializers.Serializer):
     service_id = ServiceIdField()
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     team = serializers.CharField(max_length=128, allow_null=True, allow_blank=True, required=False)
     criticality = serializers.ChoiceField(choices=ServiceCriticality.choices, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[reject_null_characters])
 
     def validate_metadata(self, value: dict) -> dict:
         # The original service's clients name these in metadata; they must be
@@ -67,7 +82,7 @@ class EdgeAttributesSerializer(serializers.Serializer):
     criticality = serializers.ChoiceField(choices=DependencyCriticality.choices, default=DependencyCriticality.HARD)
     protocol = serializers.CharField(max_length=64, allow_blank=True, default="")
     timeout_ms = serializers.IntegerField(min_value=1, max_value=2_147_483_647, allow_null=True, default=None)
-    retry_config = serializers.DictField(default=dict)
+    retry_config = serializers.DictField(default=dict, validators=[reject_null_characters])
     confidence_score = serializers.FloatField(min_value=0.0, max_value=1.0, default=1.0)
 
 
@@ -150,7 +165,7 @@ class ServiceUpdateSerializer(serializers.Serializer):
     team = serializers.CharField(max_length=128, allow_null=True, allow_blank=True, required=False)
     criticality = serializers.ChoiceField(choices=ServiceCriticality.choices, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[reject_null_characters])
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):

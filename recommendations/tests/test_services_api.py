@@ -197,3 +197,23 @@ def test_command_generates_with_progress(demo_graph):
     assert "[1/27]" in text and "astronomy-db: skipped" in text
     assert "26 generated, 1 with insufficient data" in text
     assert SloRecommendation.objects.filter(status="active", metric="availability").count() == 26
+
+
+def test_generate_many_writes_a_chunk_in_one_transaction_and_counts_outcomes(demo_graph):
+    from recommendations.services import recommendations_generate_many
+
+    services = list(Service.objects.filter(service_id__in=["checkout", "cart", "astronomy-db"]).order_by("service_id"))
+    with CaptureQueriesContext(connection) as queries:
+        outcome = recommendations_generate_many(services=services, source=DemoSource())
+    assert outcome.as_dict() == {"generated": 2, "insufficient_data": 1, "failed": 0, "recommendations": 4}
+    # One supersede UPDATE and one INSERT for the whole chunk (plus graph reads), not a commit per service.
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT INTO \"recommendations_")]
+    assert len(inserts) == 1
+    first = set(SloRecommendation.objects.filter(status="active").values_list("pk", flat=True))
+    assert len(first) == 4
+
+    again = recommendations_generate_many(services=services, source=DemoSource())
+    assert again.generated == 2
+    active = set(SloRecommendation.objects.filter(status="active").values_list("pk", flat=True))
+    assert len(active) == 4 and not active & first
+    assert SloRecommendation.objects.filter(pk__in=first, status="superseded").count() == 4

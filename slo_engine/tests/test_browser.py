@@ -41,7 +41,8 @@ def focused(page) -> dict:
 
 
 def click_node(page, service_id: str) -> None:
-    """Click a node where Cytoscape drew it on the canvas."""
+    """Click a node where Cytoscape drew it on the canvas, once the viewport stopped moving."""
+    page.wait_for_function("!window.sloMap.animated()")
     position = page.evaluate(f"window.sloMap.getElementById('{service_id}').renderedPosition()")
     box = page.locator("#cy").bounding_box()
     page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
@@ -95,7 +96,6 @@ def test_search_and_click_focus_a_neighbourhood(staff_page, demo):
     # Show everything again, then focus by clicking a node on the canvas.
     page.click("#reset-button")
     page.wait_for_function("window.sloMapState.focus === null")
-    page.wait_for_timeout(300)  # the fit animation moves the nodes
     click_node(page, "kafka")
     page.wait_for_function("window.sloMapState.focus === 'kafka'")
     assert set(focused(page)["neighbourhood"]) == neighbourhood("kafka", 1)

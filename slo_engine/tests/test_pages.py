@@ -63,9 +63,9 @@ def availability_recommendation(service, **quality) -> SloRecommendation:
         },
         data_quality={"completeness": 0.33, "days_with_data": 10, "lookback_days": 90, "is_cold_start": True,
                       "sample_count": 900, "low_traffic": True, "rejected_points": 0, **quality},
-        # Like the recommender: 90 whole days up to today, the end an exclusive midnight.
-        lookback_window_start=midnight - timedelta(days=89),
-        lookback_window_end=midnight + timedelta(days=1),
+        # Like the recommender: the 90 complete days up to yesterday, the end an exclusive midnight.
+        lookback_window_start=midnight - timedelta(days=90),
+        lookback_window_end=midnight,
         generated_at=now,
         expires_at=now + timedelta(hours=24),
     )
@@ -196,7 +196,7 @@ def test_sli_history_gives_one_entry_per_day_from_the_telemetry_source(staff_cli
 
     body = staff_client.get("/services/checkout/sli-history.json").json()
     assert body["lookback_days"] == len(body["days"]) == 30
-    assert body["days"][-1]["day"] == timezone.now().date().isoformat()
+    assert body["days"][-1]["day"] == (timezone.now().date() - timedelta(days=1)).isoformat()
     assert body["days_with_data"] == 30
     assert all(0.99 < day["availability"] <= 1 and day["latency_p99_ms"] > 0 for day in body["days"])
 

@@ -100,3 +100,21 @@ def test_api_honours_its_schema_and_never_fails(case, fuzz_world, write_key):
         # exporters' own tests.
         checks = [check for check in CHECKS if check is not response_schema_conformance]
     case.validate_response(response, checks=checks, headers=headers)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [
+    {"nodes": [{"service_id": "nul-value", "metadata": {"owner": "a\u0000b"}}], "edges": []},
+    {"nodes": [{"service_id": "nul-key", "metadata": {"a\u0000": [1, {"b": 2}]}}], "edges": []},
+    {"edges": [{"source": "nul-a", "target": "nul-b", "attributes": {"retry_config": {"on": ["x\u0000"]}}}]},
+])
+def test_null_characters_in_json_fields_are_rejected_not_a_server_error(write_client, body):
+    """Found by the fuzzer: PostgreSQL cannot store U+0000 in jsonb, so it
+    must be a 422 naming the field, and nothing is written."""
+    from graph.models import Service
+
+    response = write_client.post("/api/v1/services/dependencies", body, format="json")
+    assert response.status_code == 422, response.content
+    fields = [error["field"] for error in response.json()["errors"]]
+    assert any(field.endswith(("metadata", "retry_config")) for field in fields), fields
+    assert not Service.objects.filter(service_id__startswith="nul-").exists()
