@@ -130,4 +130,5 @@ class InsufficientDataProblemSerializer(serializers.Serializer):
     instance = serializers.CharField()
     correlation_id = serializers.CharField()
     errors = serializers.ListField(child=serializers.DictField())
-    data_quality = DataQualitySerializer()
+    # Absent when the 422 is a bad query parameter rather than too little data.
+    data_quality = DataQualitySerializer(required=False)

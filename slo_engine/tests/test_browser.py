@@ -17,6 +17,16 @@ from slo_engine.testing.browser import screenshot
 # after the flush, so tests that run later still find it.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
+# Resolves once the map's viewport has not moved for 200 ms (fit animations done).
+VIEWPORT_SETTLED = """() => new Promise(resolve => {
+  let timer;
+  const moved = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { window.sloMap.off('viewport', moved); resolve(); }, 200);
+  };
+  window.sloMap.on('viewport', moved);
+  moved();
+})"""
 MAP_READY = "window.sloMapState && window.sloMapState.loaded && !window.sloMapState.error"
 
 
@@ -42,7 +52,7 @@ def focused(page) -> dict:
 
 def click_node(page, service_id: str) -> None:
     """Click a node where Cytoscape drew it on the canvas, once the viewport stopped moving."""
-    page.wait_for_function("!window.sloMap.animated()")
+    page.evaluate(VIEWPORT_SETTLED)
     position = page.evaluate(f"window.sloMap.getElementById('{service_id}').renderedPosition()")
     box = page.locator("#cy").bounding_box()
     page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
@@ -200,4 +210,13 @@ def test_pages_of_short_history_services_carry_their_badges(staff_page, demo):
     page.wait_for_function("window.sloServiceState.historyLoaded")
     assert page.locator(".badge-cold-start").inner_text() == "Cold start (10 days of data)"
     assert page.locator("#availability-chart svg .data-point").count() == 10
+    assert page.console_errors == []
+
+
+def test_empty_map_says_how_to_add_services(staff_page):
+    page = staff_page
+    page.goto("/")
+    page.wait_for_function("window.sloMapState.loaded")
+    assert page.evaluate("window.sloMap.nodes().length") == 0
+    assert "No services yet" in page.locator("#map-status").inner_text()
     assert page.console_errors == []

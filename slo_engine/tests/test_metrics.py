@@ -94,7 +94,7 @@ def test_labels_never_carry_service_ids(client, read_client):
             for sample in samples:
                 for key, value in sample.labels.items():
                     if key != "le":
-                        assert re.fullmatch(r"[a-z0-9_\-.]{1,40}", value), (family, key, value)
+                        assert re.fullmatch(r"[a-z0-9_\-.]{1,80}", value), (family, key, value)
 
 
 @pytest.mark.slow

@@ -284,6 +284,11 @@
       graphs[0].edges.forEach(function (e) { live[edgeId(e.source, e.target)] = true; });
       graphs[1].edges.forEach(function (e) { e.is_stale = e.is_stale || !live[edgeId(e.source, e.target)]; });
       cy.add(toElements(graphs[1]));
+      if (cy.nodes().empty()) {
+        setStatus("No services yet: push a graph to POST /api/v1/services/dependencies " +
+          "(or run manage.py seed_demo for the demo).");
+        return null;
+      }
       runLayout();
       fillOptions();
       var stale = cy.edges(".stale").length;
