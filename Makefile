@@ -54,6 +54,7 @@ schema: install
 	$(PY) manage.py spectacular --validate --fail-on-warn --file schema.yaml
 
 benchmark: install-dev services
+	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(PY) manage.py migrate --noinput
 	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(PY) manage.py benchmark $(BENCH_ARGS)
 
 worker: install

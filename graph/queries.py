@@ -86,13 +86,28 @@ class SubgraphNode:
 @dataclass
 class Subgraph:
     """The result of one traversal: nodes (without the start) with their
-    fewest-hops depth, and the effective edges walked."""
+    fewest-hops depth, and the effective edges walked, kept in their API
+    shape (a hub's walk can return tens of thousands of edges, and building
+    objects for each only to turn them into dicts again costs more than the
+    SQL)."""
 
     service_id: str
     direction: str
     depth: int
     nodes: list[SubgraphNode] = field(default_factory=list)
-    edges: list[EffectiveEdge] = field(default_factory=list)
+    edge_dicts: list[dict] = field(default_factory=list)
+
+    @property
+    def edges(self) -> list[EffectiveEdge]:
+        """The walked edges as domain objects."""
+        return [
+            EffectiveEdge(
+                source=e["source"], target=e["target"], communication_mode=e["communication_mode"],
+                criticality=e["criticality"], protocol=e["protocol"], timeout_ms=e["timeout_ms"], retry_config={},
+                confidence_score=e["confidence_score"], discovery_sources=tuple(e["discovery_sources"]),
+            )
+            for e in self.edge_dicts
+        ]
 
     def as_dict(self) -> dict:
         """The API representation (DESIGN.md section 5, subgraph query)."""
@@ -104,30 +119,31 @@ class Subgraph:
                 {"service_id": n.service_id, "depth": n.depth, "criticality": n.criticality, "team": n.team}
                 for n in self.nodes
             ],
-            "edges": [edge.as_dict() for edge in self.edges],
+            "edges": self.edge_dicts,
             "statistics": {
                 "total_nodes": len(self.nodes),
-                "total_edges": len(self.edges),
+                "total_edges": len(self.edge_dicts),
                 "max_depth_reached": max((n.depth for n in self.nodes), default=0),
             },
         }
 
 
-def _merge_pair_rows(pair: tuple[str, str], by_source: dict[str, tuple]) -> EffectiveEdge:
-    """The effective edge of one pair from its record rows (see `subgraph`)."""
-    if len(by_source) == 1:  # the common case, built without the general merge
-        row = next(iter(by_source.values()))
-        return EffectiveEdge(
-            source=pair[0], target=pair[1], communication_mode=row[9], criticality=row[10], protocol=row[11],
-            timeout_ms=row[12], retry_config={}, confidence_score=min(max(float(row[13]), 0.0), 1.0),
-            discovery_sources=(row[8],),
-        )
+def _edge_dict(pair: tuple[str, str], rows: list[tuple]) -> dict:
+    """The effective edge of one pair, in its API shape, from its record rows
+    (one per discovery source; see `subgraph_sql` for the columns)."""
+    if len(rows) == 1:  # the common case, built without the general merge
+        row = rows[0]
+        return {
+            "source": pair[0], "target": pair[1], "communication_mode": row[9], "criticality": row[10],
+            "protocol": row[11], "timeout_ms": row[12],
+            "confidence_score": round(min(max(float(row[13]), 0.0), 1.0), 6), "discovery_sources": [row[8]],
+        }
     return merge_pair([
         EdgeRecord(source=pair[0], target=pair[1], discovery_source=row[8], communication_mode=row[9],
                    criticality=row[10], protocol=row[11], timeout_ms=row[12], confidence_score=float(row[13]),
                    is_stale=bool(row[14]))
-        for row in by_source.values()
-    ])
+        for row in rows
+    ]).as_dict()
 
 
 def subgraph_sql(*, direction: str, include_stale: bool, filter_confidence: bool) -> str:
@@ -199,28 +215,34 @@ def subgraph_from_rows(
     depths: dict[str, int] = {}
     info: dict[str, tuple[str, str | None]] = {}
     pairs: dict[tuple[str, str], dict[str, tuple]] = {}
+    unreached = depth + 1
     for row in rows:
-        source, target, source_depth, target_depth = row[0], row[1], row[2], row[3]
-        if source_depth < depths.get(source, depth + 1):
-            depths[source] = source_depth
+        source, target = row[0], row[1]
+        if row[2] < depths.get(source, unreached):
+            depths[source] = row[2]
             info[source] = (row[4], row[5])
-        if target_depth < depths.get(target, depth + 1):
-            depths[target] = target_depth
+        if row[3] < depths.get(target, unreached):
+            depths[target] = row[3]
             info[target] = (row[6], row[7])
-        pairs.setdefault((source, target), {})[row[8]] = row
+        by_source = pairs.get((source, target))
+        if by_source is None:
+            pairs[(source, target)] = {row[8]: row}
+        else:
+            by_source[row[8]] = row
 
-    edges = [_merge_pair_rows(pair, by_source) for pair, by_source in sorted(pairs.items())]
-    threshold = min_confidence - CONFIDENCE_TOLERANCE
-    edges = [edge for edge in edges if edge.confidence_score >= threshold]
+    threshold = round(min_confidence - CONFIDENCE_TOLERANCE, 6) if min_confidence > 0 else 0.0
+    edges = [_edge_dict(pair, list(pairs[pair].values())) for pair in sorted(pairs)]
+    if min_confidence > 0:
+        edges = [edge for edge in edges if edge["confidence_score"] >= threshold]
     # A node is returned when a kept edge reaches it (the walk applied the same
     # confidence rule, so this only drops edges between already-found nodes).
-    reached = {edge.source for edge in edges} | {edge.target for edge in edges}
+    reached = {edge["source"] for edge in edges} | {edge["target"] for edge in edges}
     reached.discard(service_id)
     nodes = sorted(
         (SubgraphNode(name, depths[name], *info[name]) for name in reached),
         key=lambda n: (n.depth, n.service_id),
     )
-    return Subgraph(service_id=service_id, direction=direction, depth=depth, nodes=nodes, edges=edges)
+    return Subgraph(service_id=service_id, direction=direction, depth=depth, nodes=nodes, edge_dicts=edges)
 
 
 _UPSERT_COLUMNS = (
@@ -316,9 +338,12 @@ def dependency_records_reobserve(*, record_ids: list[int], observed_at) -> int:
     changed = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # A join with the unnested ids (hash or index join), not
+            # `id = ANY(array)`, which a sequential scan tests row by row
+            # against the whole array.
             cursor.execute(
-                "UPDATE graph_servicedependency SET last_observed_at = %s "
-                "WHERE id = ANY(%s::bigint[]) AND last_observed_at < %s",
+                "UPDATE graph_servicedependency AS d SET last_observed_at = %s "
+                "FROM unnest(%s::bigint[]) AS u(id) WHERE d.id = u.id AND d.last_observed_at < %s",
                 [observed_at, record_ids, observed_at],
             )
             return cursor.rowcount
@@ -332,3 +357,18 @@ def dependency_records_reobserve(*, record_ids: list[int], observed_at) -> int:
             )
             changed += cursor.rowcount
     return changed
+
+
+def graph_tables_analyze() -> None:
+    """Do after a bulk ingestion what autovacuum would do a minute later.
+    Until then the planner believes a freshly loaded table is nearly empty
+    and picks traversal plans orders of magnitude slower, and without a
+    vacuumed visibility map the walk cannot use index-only scans of
+    dependency_fwd_live_idx / dependency_rev_live_idx (half the walk's time
+    on a hub). VACUUM cannot run inside a transaction: there, only ANALYZE.
+    No-op on other databases."""
+    if connection.vendor != "postgresql":
+        return
+    statement = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} graph_service, graph_servicedependency")

@@ -27,7 +27,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from graph.benchmarks.generate import generate_graph
-from graph.queries import subgraph
+from graph.queries import graph_tables_analyze, subgraph
 from graph.selectors import effective_graph
 from graph.services.ingest import graph_ingest
 from slo_engine.models import ApiKey, ApiKeyScope
@@ -140,11 +140,8 @@ def _run(*, progress: Callable[[str], None]) -> dict:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
         _time_api_ingest(payload, client, figures, progress)
-        if connection.vendor == "postgresql":
-            # What autovacuum does after a bulk load; without statistics the
-            # planner guesses badly for the first minute of a fresh table.
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE graph_service, graph_servicedependency")
+        # What autovacuum does after a bulk load (ingestion also does it after a large batch).
+        graph_tables_analyze()
 
         graph = effective_graph()
         reverse = graph.reverse(copy=True)

@@ -29,7 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
-from graph.queries import dependency_records_reobserve, dependency_records_upsert
+from graph.queries import dependency_records_reobserve, dependency_records_upsert, graph_tables_analyze
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ EDGE_FIELDS = tuple(EDGE_DEFAULTS)
 
 # Keeps each statement's bound parameters under SQLite's limit.
 _BATCH = 2000
+# An ingestion writing this many rows refreshes the planner's statistics.
+ANALYZE_AFTER_ROWS = 5000
 # Above this many source services, an ingestion reads all of its source's
 # records at once instead of filtering by thousands of bound ids.
 _ALL_RECORDS_ABOVE = 1000
@@ -278,6 +280,8 @@ def graph_ingest(
         from graph.services.cycles import cycle_alerts_sync
 
         try:
+            if len(edge_values) + len(node_values) >= ANALYZE_AFTER_ROWS:
+                graph_tables_analyze()
             detected[:] = cycle_alerts_sync().cycles
         except Exception:
             logger.exception("cycle detection after ingestion failed")

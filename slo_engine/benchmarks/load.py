@@ -30,6 +30,7 @@ import json
 import math
 import os
 import random
+import resource
 import secrets
 import subprocess
 import sys
@@ -102,7 +103,8 @@ def run(*, progress) -> dict:
     _recreate_database(database, scratch_name)
     server = None
     try:
-        keys = bootstrap_database(database_url=scratch_url)
+        bootstrap_database(database_url=scratch_url)
+        keys = _create_keys(scratch_url, read=max(1, config.clients // 10), write=max(1, config.clients // 40))
         env = app_environment(
             DATABASE_URL=scratch_url, REDIS_URL=settings.REDIS_URL, CACHE_KEY_PREFIX=cache_prefix,
             DEBUG="false", SECRET_KEY=secrets.token_urlsafe(40), LOG_LEVEL="WARNING", LOG_FORMAT="json",
@@ -115,19 +117,20 @@ def run(*, progress) -> dict:
 
         payload = generate_graph(services=config.services, edges=config.edges, seed=config.seed)
         progress(f"load: seeding {config.services} services / {config.edges} edges through the ingest API")
-        seed_seconds = _seed(server.url, keys["write"], payload)
+        seed_seconds = _seed(server.url, keys["write"][0], payload)
 
         with tempfile.TemporaryDirectory(prefix="slo-load-") as workdir:
             plan_path = Path(workdir) / "plan.json"
             plan_path.write_text(json.dumps({
-                "url": server.url, "read_key": keys["read"], "write_key": keys["write"],
+                "url": server.url, "read_keys": keys["read"], "write_keys": keys["write"],
                 "services": [node["service_id"] for node in payload["nodes"]],
                 "edges": [[edge["source"], edge["target"]] for edge in payload["edges"]],
                 "config": asdict(config),
             }))
-            before = _scrape_traversals(server.url)
+            before = _scrape(server.url)
             progress(f"load: driving {config.clients} clients for {config.duration_seconds:g} s "
                      f"+ {config.cached_seconds:g} s cached phase")
+            driver_cpu = _children_cpu_seconds()
             result = subprocess.run(
                 [sys.executable, "-m", "slo_engine.benchmarks.load", str(plan_path)],
                 capture_output=True, text=True, check=False,
@@ -136,7 +139,8 @@ def run(*, progress) -> dict:
             if result.returncode != 0:
                 raise RuntimeError(f"load driver failed:\n{result.stderr[-4000:]}")
             phases = json.loads(result.stdout)
-        after = _scrape_traversals(server.url)
+            driver_cpu = _children_cpu_seconds() - driver_cpu
+        after = _scrape(server.url)
         server_errors = [r for r in server.json_logs() if r.get("level") in {"ERROR", "CRITICAL"}]
     finally:
         if server is not None:
@@ -145,8 +149,8 @@ def run(*, progress) -> dict:
         _drop_database(database, scratch_name)
         _clear_cache_prefix(settings.REDIS_URL, cache_prefix)
 
-    hits = after.get("hit", 0) - before.get("hit", 0)
-    misses = after.get("miss", 0) - before.get("miss", 0)
+    hits = after["traversals"].get("hit", 0) - before["traversals"].get("hit", 0)
+    misses = after["traversals"].get("miss", 0) - before["traversals"].get("miss", 0)
     mixed, cached = phases["mixed"], phases["cached_subgraph"]
     figures = {
         "config": asdict(config),
@@ -154,7 +158,10 @@ def run(*, progress) -> dict:
         "mixed": mixed,
         "cached_subgraph": cached,
         "server": {"traversal_cache_hits": hits, "traversal_cache_misses": misses,
+                   "request_time_inside_django": bucket_quantiles(before["buckets"], after["buckets"]),
                    "error_log_lines": len(server_errors)},
+        # The driver shares the machine's CPUs with the server under test.
+        "driver_cpu_seconds": round(driver_cpu, 1),
         "targets": TARGETS,
     }
     figures["meets_targets"] = {
@@ -163,6 +170,28 @@ def run(*, progress) -> dict:
         "overall_p99": mixed["latency_ms"]["overall"]["p99"] <= TARGETS["overall_p99_ms"],
     }
     return figures
+
+
+def _create_keys(database_url: str, *, read: int, write: int) -> dict[str, list[str]]:
+    """API keys for the run: clients share them ten (reads) or forty
+    (writes) to a key, as teams' tools would."""
+    from slo_engine.testing.services import app_environment, run_in_app
+
+    code = "\n".join([
+        "import json",
+        "from slo_engine.models import ApiKeyScope",
+        "from slo_engine.testing.api import make_api_key",
+        f"read = [make_api_key(f'load-read-{{i}}', ApiKeyScope.READ) for i in range({read})]",
+        f"write = [make_api_key(f'load-write-{{i}}', ApiKeyScope.WRITE) for i in range({write})]",
+        "print(json.dumps({'read': read, 'write': write}))",
+    ])
+    output = run_in_app(code, env=app_environment(DATABASE_URL=database_url, REDIS_URL=""))
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _database_url_with_name(url: str, name: str) -> str:
@@ -217,20 +246,44 @@ def _seed(url: str, write_key: str, payload: dict) -> float:
     return time.perf_counter() - started
 
 
-def _scrape_traversals(url: str) -> dict[str, float]:
-    """Server-side traversal counts by cache outcome, summed over workers."""
+SERVER_LATENCY = "django_http_requests_latency_including_middlewares_seconds"
+
+
+def _scrape(url: str) -> dict:
+    """From the server's /metrics (summed over workers): traversal counts by
+    cache outcome, and the cumulative buckets of the request latency as
+    measured inside Django (excludes queueing before a worker accepts)."""
     import httpx
     from prometheus_client.parser import text_string_to_metric_families
 
-    counts: dict[str, float] = {}
+    traversals: dict[str, float] = {}
+    buckets: dict[float, float] = {}
     text = httpx.get(f"{url}/metrics", timeout=30).text
     for family in text_string_to_metric_families(text):
         if family.name == "slo_engine_traversal_duration_seconds":
             for sample in family.samples:
                 if sample.name.endswith("_count"):
                     cache = sample.labels.get("cache", "")
-                    counts[cache] = counts.get(cache, 0) + sample.value
-    return counts
+                    traversals[cache] = traversals.get(cache, 0) + sample.value
+        elif family.name == SERVER_LATENCY:
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    bound = float(sample.labels["le"])
+                    buckets[bound] = buckets.get(bound, 0) + sample.value
+    return {"traversals": traversals, "buckets": buckets}
+
+
+def bucket_quantiles(before: dict[float, float], after: dict[float, float]) -> dict[str, str]:
+    """p50/p95/p99 of the requests between two scrapes, as the histogram
+    bucket bound they fall under (`<= 0.05 s`)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0) for b in bounds]
+    total = counts[-1] if counts else 0
+    result = {}
+    for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+        bound = next((b for b, c in zip(bounds, counts, strict=True) if total and c >= q * total), None)
+        result[name] = f"<= {bound:g} s" if bound is not None else "n/a"
+    return result
 
 
 # --------------------------------------------------------------------------
@@ -285,6 +338,9 @@ class Driver:
         import httpx
 
         rng = random.Random(self.config.seed * 1000 + index)
+        read_keys, write_keys = self.plan["read_keys"], self.plan["write_keys"]
+        read_headers = {"Authorization": f"Api-Key {read_keys[index % len(read_keys)]}"}
+        write_headers = {"Authorization": f"Api-Key {write_keys[index % len(write_keys)]}"}
         names = [name for name, _ in kinds]
         weights = [weight for _, weight in kinds]
         think = self.config.think_ms / 1000
@@ -295,12 +351,12 @@ class Driver:
             started = time.perf_counter()
             try:
                 if kind == "subgraph":
-                    response = await http.get(rng.choice(self.hot_queries), headers=self.read_headers)
+                    response = await http.get(rng.choice(self.hot_queries), headers=read_headers)
                 elif kind == "service_list":
-                    response = await http.get(rng.choice(self.list_queries), headers=self.read_headers)
+                    response = await http.get(rng.choice(self.list_queries), headers=read_headers)
                 else:
                     response = await http.post("/api/v1/services/dependencies",
-                                               json=rng.choice(self.ingest_payloads), headers=self.write_headers)
+                                               json=rng.choice(self.ingest_payloads), headers=write_headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 status = type(exc).__name__
@@ -324,18 +380,17 @@ class Driver:
     async def _warm(self) -> None:
         import httpx
 
+        headers = {"Authorization": f"Api-Key {self.plan['read_keys'][0]}"}
         async with httpx.AsyncClient(base_url=self.plan["url"], timeout=60) as http:
             semaphore = asyncio.Semaphore(8)
 
             async def fetch(path: str) -> None:
                 async with semaphore:
-                    await http.get(path, headers=self.read_headers)
+                    await http.get(path, headers=headers)
 
             await asyncio.gather(*(fetch(path) for path in self.hot_queries))
 
     async def main(self) -> dict:
-        self.read_headers = {"Authorization": f"Api-Key {self.plan['read_key']}"}
-        self.write_headers = {"Authorization": f"Api-Key {self.plan['write_key']}"}
         mixed = await self._phase(MIX, self.config.duration_seconds)
         await self._warm()
         cached = await self._phase((("subgraph", 1.0),), self.config.cached_seconds)

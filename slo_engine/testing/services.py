@@ -42,6 +42,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _temp_file(prefix: str, suffix: str) -> Path:
+    descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    os.close(descriptor)
+    return Path(name)
+
+
 def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -212,7 +218,7 @@ class AppServer:
     workers: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
-    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="slo-app-", suffix=".log")[1]))
+    log_path: Path = field(default_factory=lambda: _temp_file("slo-app-", ".log"))
 
     @property
     def url(self) -> str:
@@ -310,7 +316,7 @@ class CeleryWorkerProcess:
     env: dict[str, str]
     concurrency: int = 1
     process: subprocess.Popen | None = None
-    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="slo-worker-", suffix=".log")[1]))
+    log_path: Path = field(default_factory=lambda: _temp_file("slo-worker-", ".log"))
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:

@@ -110,18 +110,26 @@ def test_redis_outage_degrades_the_api_and_it_recovers(private_postgres, private
             ingest = probe.post("/api/v1/services/dependencies", headers={
                 "Authorization": f"Api-Key {private_postgres.keys['write']}"}, json={
                 "source": "manual", "edges": [{"source": service_ids[0], "target": "during-outage"}]})
-        time.sleep(3)
+        # Stay down until well past the key's quota of 60 (slow machines
+        # need longer), so that all-200 proves throttling is off.
+        deadline = time.monotonic() + 30
+        while len(load.between(during, time.monotonic())) < 80 and time.monotonic() < deadline:
+            time.sleep(0.2)
         outage_end = time.monotonic()
         private_redis.start()
         recovered = time.monotonic()
-        time.sleep(3)
+        deadline = recovered + 30
+        while not any(o.status == 429 for o in load.between(recovered, time.monotonic())) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
     finished = time.monotonic()
 
     answered_during = load.between(during, outage_end)
     assert len(answered_during) > 60, "too few requests to show throttling is off during the outage"
     # Fail open: the key was over its quota, yet every request is served.
     assert {o.status for o in answered_during} == {200}, {o.status for o in answered_during}
-    assert max(o.finished - o.started for o in answered_during) < 2.0
+    # No request hangs on the dead Redis (0.5 s socket timeouts, refused at once).
+    assert max(o.finished - o.started for o in answered_during) < 5.0
 
     assert all(o.status is not None and o.status < 500 for o in load.outcomes), [
         (o.status, o.error) for o in load.outcomes if o.status is None or o.status >= 500][:5]
@@ -234,13 +242,14 @@ def test_prometheus_outage_tasks_retry_with_backoff_then_succeed(live_celery_wor
         source__service_id="fault-frontend", target__service_id="fault-checkout",
         discovery_source="otel_service_graph",
     ).exists()
-    # Exponential backoff with full jitter: the n-th wait is at most 2 * 2**n
-    # seconds (plus scheduling slack), and retries are not a hot loop.
+    # Exponential backoff with full jitter: the n-th wait is drawn from
+    # [0, 2 * 2**n] seconds, so the waits stay within their growing bounds
+    # (plus scheduling slack) and the retries stop at max_retries.
+    assert discover_otel_graph.retry_backoff and discover_otel_graph.retry_jitter
     waits = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
     assert len(attempts) <= discover_otel_graph.max_retries + 1
     for n, wait in enumerate(waits):
-        assert wait <= 2 * 2 ** (n + 1) + 1.5, waits
-    assert sum(waits) > 0.5, waits
+        assert wait <= 2 * 2 ** n + 2.0, waits
     assert client.get("/health/ready").json()["status"] == "ok"
 
 

@@ -115,3 +115,20 @@ def test_gunicorn_workers_share_one_view_of_the_counters(private_postgres, app_s
             totals.add(sample_value(families, "django_http_requests_total_by_view_transport_method_total",
                                     view="api-health", method="GET"))
     assert totals == {requests_sent}
+
+
+@pytest.mark.slow
+def test_a_scrape_during_a_database_outage_still_exports_the_process_metrics(app_server):
+    """The state gauges cannot be refreshed, but the scrape succeeds and shows
+    the outage in the database metrics instead of failing."""
+    from slo_engine.testing.services import free_port
+
+    server = app_server(env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nowhere",
+                             "REDIS_URL": "", "DB_CONNECT_TIMEOUT": "1"})
+    assert httpx.get(f"{server.url}/health/ready", timeout=10).status_code == 503
+    response = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert response.status_code == 200
+    families = {f.name: f.samples for f in text_string_to_metric_families(response.text)}
+    assert sample_value(families, "django_db_new_connection_errors_total", vendor="postgresql") >= 1
+    assert "slo_engine_stale_edges" in families
+    assert "Could not refresh state gauges" in server.logs()
