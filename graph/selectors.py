@@ -6,7 +6,7 @@ import networkx as nx
 from django.core.cache import cache
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
-from graph.models import GraphVersion, Service, ServiceDependency
+from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
 from graph.queries import subgraph
 from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
 
@@ -108,3 +108,10 @@ def graph_map(*, include_stale: bool = False) -> dict:
         result = {"graph_version": version, "nodes": nodes, "edges": edges}
         cache.set(key, result, GRAPH_CACHE_SECONDS)
     return result
+
+
+def cycles_current() -> list[list[str]]:
+    """The cycles the graph contains as of the last detection: the paths of
+    open and acknowledged alerts (resolved ones are gone), sorted."""
+    paths = CircularDependencyAlert.objects.exclude(status=AlertStatus.RESOLVED).values_list("cycle_path", flat=True)
+    return sorted(list(path) for path in paths)

@@ -15,8 +15,9 @@ and discovery share) and writes them in one transaction:
    when new or changed; unchanged ones only get `last_observed_at` refreshed,
    so a re-sent payload changes nothing else;
 4. `mode="replace"` deletes the source's records missing from the payload;
-5. the graph version is bumped, which invalidates cached traversals;
-6. after the commit, cycle detection runs once and its cycles are returned.
+5. when anything but `last_observed_at` changed, the graph version is bumped
+   (which invalidates cached traversals) and, after the commit, cycle
+   detection runs once; the response lists the cycles the graph contains.
 """
 
 import logging
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
 from graph.queries import dependency_records_reobserve, dependency_records_upsert, graph_tables_analyze
+from graph.selectors import cycles_current, graph_version_current
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
 
 logger = logging.getLogger(__name__)
@@ -174,9 +176,10 @@ def _lock_services(
 
 def _update_catalog(
     *, services: dict[str, Service], node_values: dict[str, dict], created: set[str], actor: str, now: datetime
-) -> None:
+) -> int:
     """Apply node fields to existing services; rows that would not change are
-    not written. Metadata is merged key by key, other fields replaced."""
+    not written. Metadata is merged key by key, other fields replaced.
+    Returns how many services changed."""
     changed = []
     for service_id, values in node_values.items():
         if service_id in created:
@@ -193,13 +196,14 @@ def _update_catalog(
             changed.append(service)
     if changed:
         Service.objects.bulk_update(changed, [*NODE_FIELDS, "updated_by", "updated_at"], batch_size=_BATCH)
+    return len(changed)
 
 
 def _write_edges(
     *, services: dict[str, Service], edge_values: dict[tuple[str, str], dict], source: str, observed_at: datetime
-) -> None:
-    """Upsert the edge records of `source`: new or changed ones in bulk,
-    unchanged ones only re-observed (and un-staled)."""
+) -> int:
+    """Upsert the edge records of `source`: new, changed or stale ones in
+    bulk, unchanged ones only re-observed. Returns how many were upserted."""
     pk_to_sid = {service.pk: sid for sid, service in services.items()}
     source_pks = sorted({services[s].pk for s, _ in edge_values}, key=str)
     existing: dict[tuple[str, str], tuple] = {}
@@ -231,6 +235,7 @@ def _write_edges(
                         "discovery_source": source, **values})
     dependency_records_upsert(records=upserts, observed_at=observed_at, now=timezone.now())
     dependency_records_reobserve(record_ids=unchanged_ids, observed_at=observed_at)
+    return len(upserts)
 
 
 def _remove_missing(*, source: str, services: dict[str, Service], edge_values: dict) -> int:
@@ -289,16 +294,27 @@ def graph_ingest(
 
     try:
         with transaction.atomic():
-            transaction.on_commit(detect_cycles_after_commit)
             services, created = _lock_services(
                 node_values=node_values, service_ids=service_ids, source=source, actor=actor
             )
-            _update_catalog(services=services, node_values=node_values, created=set(created), actor=actor, now=now)
-            _write_edges(services=services, edge_values=edge_values, source=source, observed_at=observed_at)
+            catalog_changed = _update_catalog(
+                services=services, node_values=node_values, created=set(created), actor=actor, now=now
+            )
+            records_written = _write_edges(
+                services=services, edge_values=edge_values, source=source, observed_at=observed_at
+            )
             removed = 0
             if mode == "replace":
                 removed = _remove_missing(source=source, services=services, edge_values=edge_values)
-            version = graph_version_bump()
+            if created or catalog_changed or records_written or removed:
+                version = graph_version_bump()
+                transaction.on_commit(detect_cycles_after_commit)
+            else:
+                # A re-observation (only last_observed_at moved) changes no
+                # effective edge: cached traversals stay valid, and the cycles
+                # are the ones already on record.
+                version = graph_version_current()
+                detected[:] = cycles_current()
     except Exception:
         INGEST_REQUESTS.labels(source=source, outcome="error").inc()
         raise

@@ -4,7 +4,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import SHARED_DATA_DIR
@@ -70,8 +72,27 @@ def test_reingest_changes_only_last_observed_at(write_client):
     assert snapshot() == before
     observed_after = dict(ServiceDependency.objects.values_list("id", "last_observed_at"))
     assert all(observed_after[pk] > observed_before[pk] for pk in observed_before)
-    assert second["graph_version"] == first["graph_version"] + 1
+    # Nothing a traversal shows changed: the version (and so every cached
+    # subgraph) stays, and no detection run is needed.
+    assert second["graph_version"] == first["graph_version"]
     assert second["services_auto_created"] == []
+
+
+def test_reobservation_keeps_cached_subgraphs_but_a_change_invalidates_them(write_client, read_client):
+    payload = topology()
+    write_client.post(URL, payload, format="json")
+    subgraph_url = "/api/v1/services/checkout/dependencies?depth=1"
+    before = read_client.get(subgraph_url).json()
+
+    payload["timestamp"] = (timezone.now() + timedelta(minutes=1)).isoformat()
+    write_client.post(URL, payload, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        assert read_client.get(subgraph_url).json() == before
+    assert not any("WITH RECURSIVE" in q["sql"] for q in queries.captured_queries)
+
+    write_client.post(URL, {"edges": [edge("checkout", "brand-new-dependency")]}, format="json")
+    after = read_client.get(subgraph_url).json()
+    assert "brand-new-dependency" in {node["service_id"] for node in after["nodes"]}
 
 
 def test_edge_to_unknown_service_auto_creates_it_and_keeps_existing_catalog_data(write_client):

@@ -109,4 +109,6 @@ def test_concurrent_ingestions_neither_deadlock_nor_lose_edges():
                                                        "discovery_source"))
     assert stored == expected
     assert Service.objects.count() == len({n for a, b, _ in expected for n in (a, b)})
-    assert graph_version_current() == 3 * len(batches)
+    # Each batch's first write changes the graph; a repeat bumps the version
+    # only when another batch changed the same records in between.
+    assert len(batches) <= graph_version_current() <= 3 * len(batches)
