@@ -33,8 +33,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # shared directory a scrape of /metrics would see one random worker's counts.
 # With several workers and no directory configured, use a private one. It is
 # set here, in the arbiter, before any worker imports prometheus-client.
+_private_metrics_dir = None
 if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="slo-prometheus-")
+    _private_metrics_dir = tempfile.mkdtemp(prefix="slo-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _private_metrics_dir
 
 
 def on_starting(server):
@@ -52,3 +54,9 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this file created (not one you set)."""
+    if _private_metrics_dir:
+        shutil.rmtree(_private_metrics_dir, ignore_errors=True)

@@ -4,7 +4,8 @@
 
 1. creates a scratch database beside the configured PostgreSQL one
    (`<name>_loadbench`, dropped at the end, so a user's data is untouched),
-   migrates it and creates a read and a write key;
+   migrates it and creates API keys (one read key per 10 clients, one write
+   key per 40);
 2. starts gunicorn (this repo's gunicorn.conf.py) with LOAD_WORKERS workers on
    it and the configured Redis (own cache key prefix), with the throttle rates
    raised so the test measures the service, not the rate limiter;

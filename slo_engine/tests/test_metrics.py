@@ -101,20 +101,36 @@ def test_labels_never_carry_service_ids(client, read_client):
 def test_gunicorn_workers_share_one_view_of_the_counters(private_postgres, app_server):
     """With 2 workers every scrape reports the requests served by both, not
     just by the worker that happens to answer the scrape."""
+    import psycopg
+
     server = app_server(env={"DATABASE_URL": private_postgres.url, "REDIS_URL": ""}, workers=2)
     requests_sent = 40
     with httpx.Client(base_url=server.url, timeout=10) as http:
         for _ in range(requests_sent):
             assert http.get("/api/v1/health").status_code == 200
-        totals = set()
-        for _ in range(6):
+        chain = [f"multiproc-{i}" for i in range(13)]
+        seeded = http.post("/api/v1/services/dependencies", headers={
+            "Authorization": f"Api-Key {private_postgres.keys['write']}"}, json={
+            "edges": [{"source": a, "target": b} for a, b in zip(chain, chain[1:], strict=False)]})
+        assert seeded.status_code == 200, seeded.text
+    totals, stale_gauges = set(), set()
+    with psycopg.connect(private_postgres.url, autocommit=True) as db:
+        for round_ in range(6):
+            # Change the stale count between scrapes: whichever worker answers,
+            # the gauge must report the newest value, not a stale worker's.
+            db.execute("UPDATE graph_servicedependency SET is_stale = (id %% 6 < %s)", [round_])
+            stale = db.execute("SELECT COUNT(*) FROM graph_servicedependency WHERE is_stale").fetchone()[0]
             # Fresh connections: sync workers close each one, so scrapes land
             # on either worker.
             text = httpx.get(f"{server.url}/metrics", timeout=10).text
             families = {f.name: f.samples for f in text_string_to_metric_families(text)}
             totals.add(sample_value(families, "django_http_requests_total_by_view_transport_method_total",
                                     view="api-health", method="GET"))
+            assert stale >= 2 * round_
+            stale_gauges.add(sample_value(families, "slo_engine_stale_edges") == stale)
+        db.execute("UPDATE graph_servicedependency SET is_stale = false")
     assert totals == {requests_sent}
+    assert stale_gauges == {True}
 
 
 @pytest.mark.slow
