@@ -25,6 +25,7 @@ from graph.domain.merge import noisy_or
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
 from graph.services.alerts import alerts_acknowledge, alerts_involving_service, alerts_resolve
 from graph.services.cycles import cycle_detection_summary
+from graph.services.ingest import graph_version_bump
 
 
 def _page_url(name: str, *args) -> str | None:
@@ -35,8 +36,25 @@ def _page_url(name: str, *args) -> str | None:
         return None
 
 
+class GraphWriteAdminMixin:
+    """Admin writes change the graph like API writes do: each bumps the graph
+    version in the same transaction, so cached traversals and maps miss."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        graph_version_bump()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        graph_version_bump()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        graph_version_bump()
+
+
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(GraphWriteAdminMixin, admin.ModelAdmin):
     list_display = ("service_id", "display_name", "team", "criticality", "discovered", "retired_at", "updated_at")
     list_filter = ("criticality", "discovered", "team", ("retired_at", admin.EmptyFieldListFilter))
     search_fields = ("service_id", "display_name", "team")
@@ -62,7 +80,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceDependency)
-class ServiceDependencyAdmin(admin.ModelAdmin):
+class ServiceDependencyAdmin(GraphWriteAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "source", "target", "discovery_source", "communication_mode", "criticality",
         "confidence_score", "is_stale", "last_observed_at",

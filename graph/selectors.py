@@ -56,6 +56,14 @@ def graph_version_current() -> int:
     return row or 0
 
 
+class ServiceNotFound(Exception):
+    """No service has this service_id."""
+
+
+class ServiceRetired(Exception):
+    """The service is retired: hidden from traversals until restored."""
+
+
 # Cached reads key on the graph version, so entries of an older graph are
 # never read again and simply expire.
 GRAPH_CACHE_SECONDS = 600
@@ -67,7 +75,11 @@ def service_subgraph(
 ) -> dict:
     """The subgraph response of DESIGN.md section 5 for a non-retired service
     (see `graph.queries.subgraph`), served from the cache for the current
-    graph version when present."""
+    graph version when present. Raises ServiceNotFound or ServiceRetired.
+
+    An entry is only ever cached for a service that was active at that graph
+    version (creating, retiring and restoring a service bump it), so a cache
+    hit needs no lookup of the service: one query (the version) in all."""
     started = time.perf_counter()
     key = (
         f"graph:subgraph:v{graph_version_current()}:{service_id}:{direction}:{depth}:"
@@ -77,6 +89,11 @@ def service_subgraph(
     outcome = "hit"
     if result is None:
         outcome = "miss"
+        found = Service.objects.filter(service_id=service_id).values_list("retired_at", flat=True)
+        if not found:
+            raise ServiceNotFound(service_id)
+        if found[0] is not None:
+            raise ServiceRetired(service_id)
         result = subgraph(
             service_id=service_id, direction=direction, depth=depth, include_stale=include_stale,
             min_confidence=min_confidence,

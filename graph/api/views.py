@@ -1,7 +1,6 @@
 """Graph API: catalog, bulk ingestion, subgraph traversal, edge records and
 the effective graph (DESIGN.md sections 5 and 6)."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -22,7 +21,7 @@ from graph.api.serializers import (
 )
 from graph.filtersets import DependencyFilterSet, ServiceFilterSet
 from graph.models import Service, ServiceDependency
-from graph.selectors import graph_map, service_subgraph
+from graph.selectors import ServiceNotFound, ServiceRetired, graph_map, service_subgraph
 from graph.services.catalog import dependency_delete, service_restore, service_retire, service_update
 from graph.services.ingest import graph_ingest
 from slo_engine.api.permissions import actor_name
@@ -112,10 +111,12 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseGener
     def subgraph(self, request, service_id=None):
         query = SubgraphQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        service = get_object_or_404(Service.objects.only("service_id", "retired_at"), service_id=service_id)
-        if service.retired_at is not None:
-            raise NotFound(f"Service {service_id!r} is retired; restore it to query its dependencies.")
-        return Response(service_subgraph(service_id=service.service_id, **query.validated_data))
+        try:
+            return Response(service_subgraph(service_id=service_id, **query.validated_data))
+        except ServiceNotFound:
+            raise NotFound(f"No service {service_id!r}.") from None
+        except ServiceRetired:
+            raise NotFound(f"Service {service_id!r} is retired; restore it to query its dependencies.") from None
 
 
 @extend_schema_view(

@@ -228,3 +228,23 @@ def test_the_list_warns_when_a_component_had_more_cycles_than_listed(staff_clien
     html = staff_client.get(ALERTS).content.decode()
 
     assert "listed only the first 2 cycles of 1 strongly connected component(s) (sizes 3)" in html
+
+
+def test_admin_edits_of_the_graph_invalidate_cached_traversals(admin_client, read_client):
+    checkout = Service.objects.create(service_id="checkout")
+    payment = Service.objects.create(service_id="payment")
+    edge = ServiceDependency.objects.create(source=checkout, target=payment, last_observed_at=timezone.now())
+    url = "/api/v1/services/checkout/dependencies?depth=1"
+    assert [n["service_id"] for n in read_client.get(url).json()["nodes"]] == ["payment"]
+
+    response = admin_client.post(f"/admin/graph/servicedependency/{edge.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert read_client.get(url).json()["nodes"] == []
+
+    response = admin_client.post(
+        f"/admin/graph/service/{checkout.pk}/change/",
+        {"service_id": "checkout", "display_name": "Checkout", "team": "", "criticality": "medium",
+         "metadata": "{}", "tags": "[]", "retired_at_0": "2026-01-01", "retired_at_1": "00:00:00"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert read_client.get(url).status_code == 404

@@ -1,6 +1,8 @@
 import pytest
 
-from graph.selectors import graph_map, graph_version_current, service_subgraph
+from graph.models import Service
+from graph.selectors import ServiceNotFound, ServiceRetired, graph_map, graph_version_current, service_subgraph
+from graph.services.catalog import service_retire
 from graph.services.ingest import graph_ingest, graph_version_bump
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +24,18 @@ def test_subgraph_is_cached_per_graph_version(django_assert_num_queries):
 def test_uncached_read_skips_the_cache(django_assert_num_queries):
     graph_ingest(source="manual", nodes=[], edges=edges(("a", "b")))
     service_subgraph(service_id="a")
-    with django_assert_num_queries(2):  # version and the CTE
+    with django_assert_num_queries(3):  # version, the service, the CTE
         service_subgraph(service_id="a", use_cache=False)
+
+
+def test_unknown_and_retired_services_raise():
+    graph_ingest(source="manual", nodes=[], edges=edges(("a", "b")))
+    with pytest.raises(ServiceNotFound):
+        service_subgraph(service_id="nope")
+    service_subgraph(service_id="b")  # cached while active
+    service_retire(service=Service.objects.get(service_id="b"), actor="test")
+    with pytest.raises(ServiceRetired):
+        service_subgraph(service_id="b")
 
 
 def test_graph_map_follows_the_version():
