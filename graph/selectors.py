@@ -4,6 +4,7 @@ import time
 
 import networkx as nx
 from django.core.cache import cache
+from django.db.models import Q
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
@@ -132,3 +133,17 @@ def cycles_current() -> list[list[str]]:
     open and acknowledged alerts (resolved ones are gone), sorted."""
     paths = CircularDependencyAlert.objects.exclude(status=AlertStatus.RESOLVED).values_list("cycle_path", flat=True)
     return sorted(list(path) for path in paths)
+
+
+def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list[EffectiveEdge]]:
+    """The effective, non-stale edges of one service between active services:
+    (what it calls, sorted by target; what calls it, sorted by source)."""
+    records = (
+        ServiceDependency.objects.filter(Q(source=service) | Q(target=service), is_stale=False)
+        .filter(source__retired_at__isnull=True, target__retired_at__isnull=True)
+        .values_list(*_RECORD_FIELDS)
+    )
+    edges = merge_records(EdgeRecord(*row) for row in records)
+    dependencies = sorted((e for e in edges if e.source == service.service_id), key=lambda e: e.target)
+    dependents = sorted((e for e in edges if e.target == service.service_id), key=lambda e: e.source)
+    return dependencies, dependents

@@ -10,14 +10,13 @@ effective edges and the active recommendations; its SLI history chart loads
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 
-from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
-from graph.models import Service, ServiceCriticality, ServiceDependency
+from graph.models import Service, ServiceCriticality
+from graph.selectors import service_direct_edges
 from recommendations.models import SloRecommendation
 from recommendations.selectors import recommendations_active
 from telemetry.sources import TelemetryError, get_telemetry_source
@@ -27,35 +26,6 @@ DEFAULT_HISTORY_DAYS = 30
 MAX_HISTORY_DAYS = 180
 TIER_NAMES = ("conservative", "balanced", "aggressive")
 EXPORT_FORMATS = (("openslo", "OpenSLO"), ("sloth", "Sloth"), ("prometheus", "Prometheus rules"))
-
-_EDGE_FIELDS = (
-    "source__service_id",
-    "target__service_id",
-    "discovery_source",
-    "communication_mode",
-    "criticality",
-    "protocol",
-    "timeout_ms",
-    "retry_config",
-    "confidence_score",
-    "is_stale",
-    "last_observed_at",
-)
-
-
-def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list[EffectiveEdge]]:
-    """The effective (non-stale) edges out of and into `service`, as
-    (dependencies, dependents), each sorted by the other end's service_id.
-    One query; edges to retired services are left out like in traversals."""
-    records = (
-        ServiceDependency.objects.filter(Q(source=service) | Q(target=service), is_stale=False)
-        .filter(source__retired_at__isnull=True, target__retired_at__isnull=True)
-        .values_list(*_EDGE_FIELDS)
-    )
-    edges = merge_records(EdgeRecord(*row) for row in records)
-    dependencies = sorted((e for e in edges if e.source == service.service_id), key=lambda e: e.target)
-    dependents = sorted((e for e in edges if e.target == service.service_id), key=lambda e: e.source)
-    return dependencies, dependents
 
 
 def metric_label(metric: str) -> str:

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from recommendations.exporters import EXPORT_FORMATS, TIERS
 from recommendations.models import RecommendationSliType, SloRecommendation
+from slo_engine.api.views import ProblemSerializer
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
@@ -120,15 +121,8 @@ class ServiceRecommendationsSerializer(serializers.Serializer):
     recommendations = SloRecommendationSerializer(many=True)
 
 
-class InsufficientDataProblemSerializer(serializers.Serializer):
+class InsufficientDataProblemSerializer(ProblemSerializer):
     """422 problem+json when there is not enough data, with the facts."""
 
-    type = serializers.URLField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    instance = serializers.CharField()
-    correlation_id = serializers.CharField()
-    errors = serializers.ListField(child=serializers.DictField())
     # Absent when the 422 is a bad query parameter rather than too little data.
     data_quality = DataQualitySerializer(required=False)
