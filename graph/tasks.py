@@ -3,15 +3,11 @@ its counts (recorded by django-celery-results). A lost database connection
 is retried with exponential backoff."""
 
 from celery import shared_task
-from django.db import OperationalError, transaction
+from django.db import transaction
 
-RETRY_OPTIONS = {
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
+from slo_engine.tasks import retry_options
+
+RETRY_OPTIONS = retry_options()
 
 
 @shared_task(name="graph.tasks.mark_stale_edges", soft_time_limit=300, time_limit=360, **RETRY_OPTIONS)

@@ -5,20 +5,13 @@ unreachable, a database connection lost) are retried with exponential backoff.""
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
 
+from slo_engine.tasks import retry_options
 from telemetry.sources import TelemetryUnavailable
 
 logger = logging.getLogger(__name__)
 
-RETRY_OPTIONS = {
-    "autoretry_for": (TelemetryUnavailable, OperationalError),
-    # Waits of up to 2, 4, 8, 16, 32 s (jittered): a Prometheus restart is ridden out.
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
+RETRY_OPTIONS = retry_options(TelemetryUnavailable)
 
 
 @shared_task(name="telemetry.tasks.discover_otel_graph", soft_time_limit=300, time_limit=360, **RETRY_OPTIONS)

@@ -243,14 +243,8 @@ class AppServer:
         wait_until(answers, timeout=60, interval=0.2, what=f"gunicorn on :{self.port}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            # The whole session: the arbiter and its workers.
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        # The whole session: the arbiter and its workers.
+        stop_process_group(self.process, timeout=20)
         self.process = None
 
     def logs(self) -> str:
@@ -340,17 +334,24 @@ class CeleryWorkerProcess:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process_group(self.process, timeout=30)
         self.process = None
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def stop_process_group(process: subprocess.Popen | None, *, timeout: float) -> None:
+    """SIGTERM a still-running process's whole session (it was started with
+    start_new_session), then SIGKILL it if it has not exited in `timeout` s."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
 
 
 def run_in_app(code: str, *, env: dict[str, str], timeout: float = 120) -> str:
