@@ -18,4 +18,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+apt-get install -y -qq $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
