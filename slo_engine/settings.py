@@ -286,6 +286,7 @@ INGEST_MAX_EDGES = envint("INGEST_MAX_EDGES", 50_000, minimum=1)
 CYCLE_MAX_LENGTH = envint("CYCLE_MAX_LENGTH", 10, minimum=2)
 CYCLE_MAX_PER_SCC = envint("CYCLE_MAX_PER_SCC", 100, minimum=1)
 RECOMMENDATION_TTL_HOURS = envint("RECOMMENDATION_TTL_HOURS", 24, minimum=1)
+SLI_AGGREGATE_RETENTION_DAYS = envint("SLI_AGGREGATE_RETENTION_DAYS", 14, minimum=1)
 SLO_WINDOW_DAYS = envint("SLO_WINDOW_DAYS", 28, minimum=1)
 
 # --- Logging ---------------------------------------------------------------

@@ -47,7 +47,9 @@ class SliAggregate(TimestampedModel):
                 "time_window",
                 models.F("computed_at").desc(),
                 name="sli_aggregate_latest_idx",
-            )
+            ),
+            # The retention sweep deletes by age across all services.
+            models.Index(fields=["computed_at"], name="sli_aggregate_computed_idx"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -150,6 +150,7 @@ class AggregateResult:
     rows_written: int = 0
     services_failed: list[str] = field(default_factory=list)
     services_without_data: list[str] = field(default_factory=list)
+    rows_pruned: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -215,9 +216,21 @@ def sli_aggregates_compute(
             continue
         SliAggregate.objects.bulk_create(rows)
         result.rows_written += len(rows)
+    result.rows_pruned = sli_aggregates_prune(now=now)
     logger.info(
-        "sli aggregates: %d service(s), %d row(s), %d failed, %d without data",
+        "sli aggregates: %d service(s), %d row(s), %d failed, %d without data, %d old row(s) pruned",
         result.services, result.rows_written, len(result.services_failed), len(result.services_without_data),
-        extra={"sli_aggregates": result.as_dict()},
+        result.rows_pruned, extra={"sli_aggregates": result.as_dict()},
     )
     return result
+
+
+def sli_aggregates_prune(*, now: datetime | None = None, retention_days: int | None = None) -> int:
+    """Delete aggregates computed more than `retention_days` (default
+    SLI_AGGREGATE_RETENTION_DAYS) before `now`: the hourly run adds about 35
+    rows per service, and only the latest of each is served. Returns how many
+    rows were deleted."""
+    now = now or timezone.now()
+    days = retention_days if retention_days is not None else settings.SLI_AGGREGATE_RETENTION_DAYS
+    deleted, _ = SliAggregate.objects.filter(computed_at__lt=now - timedelta(days=days)).delete()
+    return deleted

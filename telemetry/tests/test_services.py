@@ -10,7 +10,12 @@ from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
 from slo_engine.metrics import DISCOVERED_EDGES
 from slo_engine.testing.prometheus import free_port
 from telemetry.models import SliAggregate, SliType, TimeWindow
-from telemetry.services import confidence_from_requests, otel_graph_discover, sli_aggregates_compute
+from telemetry.services import (
+    confidence_from_requests,
+    otel_graph_discover,
+    sli_aggregates_compute,
+    sli_aggregates_prune,
+)
 from telemetry.sources import TelemetryUnavailable
 from telemetry.sources.prometheus import PrometheusSource
 
@@ -150,3 +155,18 @@ def test_sli_aggregates_with_prometheus_down_raise():
     with pytest.raises(TelemetryUnavailable):
         sli_aggregates_compute(source=source)
     assert not SliAggregate.objects.exists()
+
+
+def test_sli_aggregates_older_than_the_retention_are_pruned(settings):
+    settings.SLI_AGGREGATE_RETENTION_DAYS = 14
+    service = ServiceFactory(service_id="checkout")
+    now = timezone.now()
+    for age_days in (20, 15, 13, 0):
+        SliAggregate.objects.create(
+            service=service, sli_type="availability", time_window="1d", value="0.999", sample_count=10,
+            computed_at=now - timedelta(days=age_days),
+        )
+    assert sli_aggregates_prune(now=now) == 2
+    kept = sorted((now - row).days for row in SliAggregate.objects.values_list("computed_at", flat=True))
+    assert kept == [0, 13]
+    assert sli_aggregates_prune(now=now) == 0
