@@ -4,42 +4,79 @@ Two scopes: `ingest` (RATE_LIMIT_INGEST, default 10/min) for graph
 ingestion and `query` (RATE_LIMIT_QUERY, default 600/min) for everything
 else. Rates are read from settings at request time, so a changed setting
 applies without a restart of the class definitions.
+
+Fixed-window counters: one atomic INCR per request on a key named after the
+window, so concurrent requests on several web processes can never slip past
+the limit together (a read-modify-write history list can), and the cost per
+request does not grow with the rate. When the cache is unreachable the count
+is unknown and the throttle fails open: the API keeps answering.
 """
 
+import math
+import time
+
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from slo_engine.api.authentication import ApiKeyPrincipal
 
 
-class ScopedKeyRateThrottle(SimpleRateThrottle):
-    """Sliding-window throttle keyed on the caller's identity within a scope."""
+class ScopedKeyRateThrottle(BaseThrottle):
+    """Fixed-window throttle keyed on the caller's identity within a scope."""
 
     scope = ""
     rate_setting = ""
+    parse_rate = SimpleRateThrottle.parse_rate
+
+    def __init__(self):
+        self.num_requests: int | None = None
+        self.duration: int | None = None
+        self.count = 0
+        self.window_end = 0.0
 
     def get_rate(self) -> str:
         return getattr(settings, self.rate_setting)
 
-    def get_cache_key(self, request, view) -> str:
+    def identity(self, request) -> str:
         user = request.user
         if isinstance(user, ApiKeyPrincipal):
-            ident = f"key:{user.api_key.pk}"
-        elif user is not None and user.is_authenticated:
-            ident = f"user:{user.pk}"
-        else:
-            ident = f"ip:{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            return f"key:{user.api_key.pk}"
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+        return f"ip:{self.get_ident(request)}"
+
+    def allow_request(self, request, view) -> bool:
+        self.num_requests, self.duration = self.parse_rate(self.get_rate())
+        if self.num_requests is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        self.window_end = (window + 1) * self.duration
+        key = f"throttle:{self.scope}:{self.identity(request)}:{window}"
+        cache.add(key, 0, timeout=self.duration + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr: this is the first request
+            cache.set(key, 1, timeout=self.duration + 1)
+            count = 1
+        # None: the cache is down (errors are ignored and logged): fail open.
+        self.count = count or 0
+        return count is None or count <= self.num_requests
+
+    def wait(self) -> float:
+        return max(0.0, self.window_end - time.time())
 
     def rate_limit_state(self) -> dict[str, int] | None:
-        """Limit, remaining requests and seconds until a slot frees, after
-        `allow_request` ran; None when this throttle did not apply."""
-        if not getattr(self, "key", None) or self.num_requests is None:
+        """Limit, remaining requests and seconds until the window resets,
+        after `allow_request` ran; None when this throttle did not apply."""
+        if self.num_requests is None:
             return None
-        history = getattr(self, "history", [])
-        remaining = max(0, self.num_requests - len(history))
-        reset = int(history[-1] + self.duration - self.now + 0.999) if history else 0
-        return {"limit": self.num_requests, "remaining": remaining, "reset": max(0, reset)}
+        return {
+            "limit": self.num_requests,
+            "remaining": max(0, self.num_requests - self.count),
+            "reset": max(0, math.ceil(self.window_end - time.time())),
+        }
 
 
 class IngestRateThrottle(ScopedKeyRateThrottle):
