@@ -31,6 +31,7 @@ from recommendations.domain.quality import (
     is_cold_start,
 )
 from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
+from recommendations.selectors import recommendations_active
 from slo_engine.metrics import RECOMMENDATION_SECONDS, RECOMMENDATIONS
 from telemetry.sources import SliHistory, TelemetryError, TelemetrySource, get_telemetry_source
 
@@ -174,6 +175,18 @@ def recommendations_generate(*, service: Service, source: TelemetrySource | None
     RECOMMENDATIONS.labels(outcome="generated").inc()
     RECOMMENDATION_SECONDS.observe(time.perf_counter() - started)
     return rows
+
+
+def recommendations_current(*, service: Service, force_regenerate: bool = False,
+                            now: datetime | None = None) -> list[SloRecommendation]:
+    """The active recommendations of `service`, (re)generated first when
+    forced, when there are none, or when any has passed its expiry. Raises
+    like `recommendations_generate` when it has to generate."""
+    now = now or timezone.now()
+    active = list(recommendations_active(service=service))
+    if force_regenerate or not active or any(r.expires_at <= now for r in active):
+        return recommendations_generate(service=service, now=now)
+    return active
 
 
 @dataclass

@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -20,9 +19,8 @@ from recommendations.api.serializers import (
     SloRecommendationSerializer,
 )
 from recommendations.exporters import export_recommendations
-from recommendations.selectors import recommendations_active
-from recommendations.services import InsufficientData, recommendations_generate
-from slo_engine.api.errors import UnprocessableEntity, problem_body
+from recommendations.services import InsufficientData, recommendations_current
+from slo_engine.api.errors import ProblemError, UnprocessableEntity
 from slo_engine.api.views import BaseApiView, ProblemSerializer, problem_responses
 from telemetry.sources import TelemetryError, TelemetryUnavailable
 
@@ -42,29 +40,27 @@ def _validated(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def _insufficient_data(request, exc: InsufficientData) -> Response:
-    body = problem_body(status_code=422, detail=str(exc), instance=request.get_full_path(),
-                        title="Not enough data for a recommendation", problem_type="insufficient-data",
-                        errors=[{"field": "service_id", "message": str(exc)}])
-    body["data_quality"] = exc.data_quality
-    return Response(body, status=422, content_type=PROBLEM)
-
-
-def _telemetry_failed(request, exc: TelemetryError) -> Response:
-    status_code = 503 if isinstance(exc, TelemetryUnavailable) else 502
-    body = problem_body(status_code=status_code, detail=f"Telemetry source failed: {exc}",
-                        instance=request.get_full_path())
-    return Response(body, status=status_code, content_type=PROBLEM)
-
-
-def current_recommendations(*, service: Service, force_regenerate: bool) -> list:
-    """The active recommendations, (re)generated when forced, when there are
-    none, or when any has passed its expiry."""
-    active = list(recommendations_active(service=service))
-    now = timezone.now()
-    if force_regenerate or not active or any(r.expires_at <= now for r in active):
-        return recommendations_generate(service=service, now=now)
-    return active
+def _current_rows(request, service_id: str, query_serializer) -> tuple[Service, dict, list]:
+    """(service, validated query, its active recommendations sorted by SLI),
+    what both views serve. Not enough data is a 422 problem carrying the
+    data-quality facts; a failing telemetry source is 503 (unreachable) or
+    502 (query rejected)."""
+    service = get_object_or_404(Service.objects.active(), service_id=service_id)
+    query = _validated(query_serializer, request)
+    try:
+        rows = recommendations_current(service=service, force_regenerate=query.get("force_regenerate", False))
+    except InsufficientData as exc:
+        raise ProblemError(
+            422, str(exc), title="Not enough data for a recommendation", problem_type="insufficient-data",
+            errors=[{"field": "service_id", "message": str(exc)}], extra={"data_quality": exc.data_quality},
+        ) from None
+    except TelemetryError as exc:
+        status_code = 503 if isinstance(exc, TelemetryUnavailable) else 502
+        raise ProblemError(status_code, f"Telemetry source failed: {exc}") from None
+    if query.get("sli_type"):
+        rows = [r for r in rows if r.sli_type == query["sli_type"]]
+    rows.sort(key=lambda r: (r.sli_type, r.metric))
+    return service, query, rows
 
 
 class ServiceRecommendationsView(BaseApiView):
@@ -82,17 +78,7 @@ class ServiceRecommendationsView(BaseApiView):
                    **_ERROR_RESPONSES},
     )
     def get(self, request, service_id: str):
-        service = get_object_or_404(Service.objects.active(), service_id=service_id)
-        query = _validated(RecommendationQuerySerializer, request)
-        try:
-            rows = current_recommendations(service=service, force_regenerate=query["force_regenerate"])
-        except InsufficientData as exc:
-            return _insufficient_data(request, exc)
-        except TelemetryError as exc:
-            return _telemetry_failed(request, exc)
-        if query.get("sli_type"):
-            rows = [r for r in rows if r.sli_type == query["sli_type"]]
-        rows.sort(key=lambda r: (r.sli_type, r.metric))
+        service, _, rows = _current_rows(request, service_id, RecommendationQuerySerializer)
         return Response({"service_id": service.service_id,
                          "recommendations": SloRecommendationSerializer(rows, many=True).data})
 
@@ -118,17 +104,7 @@ class ServiceRecommendationsExportView(BaseApiView):
                    **_ERROR_RESPONSES},
     )
     def get(self, request, service_id: str):
-        service = get_object_or_404(Service.objects.active(), service_id=service_id)
-        query = _validated(ExportQuerySerializer, request)
-        try:
-            rows = current_recommendations(service=service, force_regenerate=False)
-        except InsufficientData as exc:
-            return _insufficient_data(request, exc)
-        except TelemetryError as exc:
-            return _telemetry_failed(request, exc)
-        if query.get("sli_type"):
-            rows = [r for r in rows if r.sli_type == query["sli_type"]]
-        rows.sort(key=lambda r: (r.sli_type, r.metric))
+        service, query, rows = _current_rows(request, service_id, ExportQuerySerializer)
         text = export_recommendations(service, rows, export_format=query["format"], tier=query["tier"])
         response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = (

@@ -217,3 +217,18 @@ def test_generate_many_writes_a_chunk_in_one_transaction_and_counts_outcomes(dem
     active = set(SloRecommendation.objects.filter(status="active").values_list("pk", flat=True))
     assert len(active) == 4 and not active & first
     assert SloRecommendation.objects.filter(pk__in=first, status="superseded").count() == 4
+
+
+def test_unreachable_telemetry_is_a_503_problem_and_writes_nothing(demo_graph, read_client, settings):
+    from slo_engine.testing.prometheus import free_port
+
+    settings.TELEMETRY_SOURCE = "prometheus"
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
+    settings.PROMETHEUS_RETRIES = 0
+    settings.PROMETHEUS_TIMEOUT_SECONDS = 1
+    for path in ("", "/export?format=openslo"):
+        response = read_client.get(URL.format("checkout") + path)
+        assert response.status_code == 503, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["detail"].startswith("Telemetry source failed")
+    assert not SloRecommendation.objects.exists()

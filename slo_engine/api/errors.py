@@ -34,6 +34,20 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class ProblemError(exceptions.APIException):
+    """A problem with its own status, title, type and extra members (e.g. the
+    data-quality facts of a 422), rendered by `problem_exception_handler`."""
+
+    def __init__(self, status_code: int, detail: str, *, title: str | None = None,
+                 problem_type: str | None = None, errors: list[dict] | None = None, extra: dict | None = None):
+        super().__init__(detail)
+        self.status_code = status_code
+        self.title = title
+        self.problem_type = problem_type
+        self.errors = errors or []
+        self.extra = extra or {}
+
+
 class UnprocessableEntity(exceptions.ValidationError):
     """A well-formed request that breaks a rule. `detail` maps field -> messages."""
 
@@ -107,6 +121,16 @@ def problem_exception_handler(exc, context):
         headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         headers["WWW-Authenticate"] = 'Api-Key realm="api"'
+
+    if isinstance(exc, ProblemError):
+        if exc.status_code >= 500:
+            logger.error("API error %s: %s", exc.status_code, exc.detail)
+        response = problem_response(
+            request, status_code=exc.status_code, detail=str(exc.detail), errors=exc.errors, headers=headers,
+            title=exc.title, problem_type=exc.problem_type,
+        )
+        response.data.update(exc.extra)
+        return response
 
     status_code = exc.status_code
     errors = []

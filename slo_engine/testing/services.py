@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,22 +285,32 @@ def private_postgres() -> Iterator[PrivateDatabase]:
         cluster.destroy()
 
 
+def _started_processes(make: Callable) -> Iterator[Callable]:
+    """Body of a factory fixture: yields `start(**kwargs)`, which builds a
+    process object with `make`, starts it and returns it; at teardown every
+    one started is stopped and its log removed."""
+    started = []
+
+    def start(**kwargs):
+        process = make(**kwargs)
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+        process.log_path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def app_server() -> Iterator:
     """Factory: `app_server(env={...}, workers=1)` starts gunicorn and returns
     the AppServer; every server started is stopped at teardown."""
-    started: list[AppServer] = []
+    def make(*, env: dict[str, str], workers: int = 1) -> AppServer:
+        return AppServer(env=app_environment(**env), workers=workers)
 
-    def start(*, env: dict[str, str], workers: int = 1) -> AppServer:
-        server = AppServer(env=app_environment(**env), workers=workers)
-        started.append(server)
-        server.start()
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-        server.log_path.unlink(missing_ok=True)
+    yield from _started_processes(make)
 
 
 @dataclass
@@ -370,15 +380,7 @@ def run_in_app(code: str, *, env: dict[str, str], timeout: float = 120) -> str:
 def celery_worker_process() -> Iterator:
     """Factory: `celery_worker_process(env={...})` starts a `celery worker`
     subprocess with that environment; stopped (or reaped) at teardown."""
-    started: list[CeleryWorkerProcess] = []
+    def make(*, env: dict[str, str], concurrency: int = 1) -> CeleryWorkerProcess:
+        return CeleryWorkerProcess(env=app_environment(**env), concurrency=concurrency)
 
-    def start(*, env: dict[str, str], concurrency: int = 1) -> CeleryWorkerProcess:
-        worker = CeleryWorkerProcess(env=app_environment(**env), concurrency=concurrency)
-        started.append(worker)
-        worker.start()
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-        worker.log_path.unlink(missing_ok=True)
+    yield from _started_processes(make)
