@@ -1,15 +1,20 @@
 """Reads of the catalog and the effective graph (keyword-only, no writes)."""
 
+import logging
 import time
 
 import networkx as nx
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
 from graph.queries import subgraph
+from slo_engine.cache_atomic import cache_set_if_greater
 from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
+
+logger = logging.getLogger(__name__)
 
 _RECORD_FIELDS = (
     "source__service_id",
@@ -51,10 +56,39 @@ def effective_graph(*, include_stale: bool = False, include_retired: bool = Fals
     return graph
 
 
+# The committed graph version is mirrored in the cache, so a cached read
+# costs no database round trip. Writers publish each bump after its commit
+# (`graph_version_publish`); readers that miss publish what they read. Both
+# only ever raise the mirror, so writers and readers finishing out of order
+# cannot move it back. The mirror expires quickly: should a publish fail
+# (Redis unreachable for that instant), reads are stale for at most this long.
+GRAPH_VERSION_CACHE_KEY = "graph:version"
+GRAPH_VERSION_CACHE_SECONDS = 10
+
+
+def graph_version_publish(version: int) -> None:
+    """Raise the cached mirror of the graph version to `version` (committed)."""
+    if cache_set_if_greater(GRAPH_VERSION_CACHE_KEY, version, GRAPH_VERSION_CACHE_SECONDS) is None:
+        logger.warning("graph version %s not published to the cache; cached reads may lag for up to %s s",
+                       version, GRAPH_VERSION_CACHE_SECONDS)
+
+
 def graph_version_current() -> int:
-    """The graph version that caches key on; 0 before the first write."""
-    row = GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first()
-    return row or 0
+    """The graph version that caches key on; 0 before the first write.
+
+    Outside a transaction this is the committed version, read from the cache
+    mirror when present. Inside one (which may have bumped the version and
+    not committed yet) it is read from the database and not published: other
+    processes must never see, and cache results under, an uncommitted version."""
+    in_transaction = transaction.get_connection().in_atomic_block
+    if not in_transaction:
+        cached = cache.get(GRAPH_VERSION_CACHE_KEY)
+        if cached is not None:
+            return int(cached)
+    version = GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    if not in_transaction:
+        graph_version_publish(version)
+    return version
 
 
 class ServiceNotFound(Exception):

@@ -226,6 +226,8 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- REST framework --------------------------------------------------------
+# Seconds an API key's stored state is cached for authentication (0: never).
+API_KEY_CACHE_SECONDS = envint("API_KEY_CACHE_SECONDS", 30, minimum=0)
 RATE_LIMIT_INGEST = os.environ.get("RATE_LIMIT_INGEST", "10/min")
 RATE_LIMIT_QUERY = os.environ.get("RATE_LIMIT_QUERY", "600/min")
 

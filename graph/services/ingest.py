@@ -16,8 +16,10 @@ and discovery share) and writes them in one transaction:
    so a re-sent payload changes nothing else;
 4. `mode="replace"` deletes the source's records missing from the payload;
 5. when anything but `last_observed_at` changed, the graph version is bumped
-   (which invalidates cached traversals) and, after the commit, cycle
-   detection runs once; the response lists the cycles the graph contains.
+   (which invalidates cached traversals); when the live topology may have
+   changed (a pair no source reported live, or records removed), cycle
+   detection runs once after the commit. The response lists the cycles the
+   graph contains.
 """
 
 import logging
@@ -31,7 +33,7 @@ from django.utils import timezone
 
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
 from graph.queries import dependency_records_reobserve, dependency_records_upsert, graph_tables_analyze
-from graph.selectors import cycles_current, graph_version_current
+from graph.selectors import cycles_current, graph_version_current, graph_version_publish
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
 
 logger = logging.getLogger(__name__)
@@ -81,12 +83,15 @@ class IngestResult:
 def graph_version_bump() -> int:
     """Increment the graph version inside the caller's transaction and return it.
 
-    Every graph write calls this, so caches keyed on the version miss after it.
+    Every graph write calls this, so caches keyed on the version miss after
+    it. The new version reaches the cache mirror once the transaction commits.
     """
     updated = GraphVersion.objects.filter(pk=1).update(version=F("version") + 1, updated_at=timezone.now())
     if not updated:  # the row is created by a migration; a flushed test database lacks it
         GraphVersion.objects.get_or_create(pk=1, defaults={"version": 1})
-    return GraphVersion.objects.values_list("version", flat=True).get(pk=1)
+    version = GraphVersion.objects.values_list("version", flat=True).get(pk=1)
+    transaction.on_commit(lambda: graph_version_publish(version))
+    return version
 
 
 def _normalise_nodes(nodes: list[dict], warnings: list[str]) -> dict[str, dict]:
@@ -201,9 +206,10 @@ def _update_catalog(
 
 def _write_edges(
     *, services: dict[str, Service], edge_values: dict[tuple[str, str], dict], source: str, observed_at: datetime
-) -> int:
+) -> tuple[int, bool]:
     """Upsert the edge records of `source`: new, changed or stale ones in
-    bulk, unchanged ones only re-observed. Returns how many were upserted."""
+    bulk, unchanged ones only re-observed. Returns how many were upserted and
+    whether a (source, target) pair joined the live topology."""
     pk_to_sid = {service.pk: sid for sid, service in services.items()}
     source_pks = sorted({services[s].pk for s, _ in edge_values}, key=str)
     existing: dict[tuple[str, str], tuple] = {}
@@ -224,18 +230,43 @@ def _write_edges(
             if source_sid is not None and target is not None:
                 existing[(source_sid, target)] = row
 
-    upserts, unchanged_ids = [], []
+    upserts, unchanged_ids, not_live = [], [], []
     for pair in sorted(edge_values):
         values = edge_values[pair]
         row = existing.get(pair)
         if row is not None and not row[-1] and tuple(row[3:-1]) == tuple(values[key] for key in EDGE_FIELDS):
             unchanged_ids.append(row[0])
             continue
-        upserts.append({"source_pk": services[pair[0]].pk, "target_pk": services[pair[1]].pk,
-                        "discovery_source": source, **values})
+        source_pk, target_pk = services[pair[0]].pk, services[pair[1]].pk
+        if row is None or row[-1]:
+            not_live.append((source_pk, target_pk))
+        upserts.append({"source_pk": source_pk, "target_pk": target_pk, "discovery_source": source, **values})
+    joins_topology = _pairs_join_topology(pairs=not_live, source=source)
     dependency_records_upsert(records=upserts, observed_at=observed_at, now=timezone.now())
     dependency_records_reobserve(record_ids=unchanged_ids, observed_at=observed_at)
-    return len(upserts)
+    return len(upserts), joins_topology
+
+
+# Above this many pairs new to their source, an ingestion is assumed to
+# change the topology rather than checking each pair.
+_TOPOLOGY_CHECK_MAX_PAIRS = 500
+
+
+def _pairs_join_topology(*, pairs: list[tuple], source: str) -> bool:
+    """Whether any (source pk, target pk) pair, about to get a live record of
+    `source`, has no live record of another source: then the set of edges
+    cycle detection walks grows. A pair another source already reports live
+    (a second discovery source confirming an edge) leaves it as it was."""
+    if not pairs:
+        return False
+    if len(pairs) > _TOPOLOGY_CHECK_MAX_PAIRS:
+        return True
+    live = set(
+        ServiceDependency.objects.filter(
+            is_stale=False, source_id__in={s for s, _ in pairs}, target_id__in={t for _, t in pairs}
+        ).exclude(discovery_source=source).values_list("source_id", "target_id")
+    )
+    return any(pair not in live for pair in pairs)
 
 
 def _remove_missing(*, source: str, services: dict[str, Service], edge_values: dict) -> int:
@@ -300,7 +331,7 @@ def graph_ingest(
             catalog_changed = _update_catalog(
                 services=services, node_values=node_values, created=set(created), actor=actor, now=now
             )
-            records_written = _write_edges(
+            records_written, joins_topology = _write_edges(
                 services=services, edge_values=edge_values, source=source, observed_at=observed_at
             )
             removed = 0
@@ -308,7 +339,13 @@ def graph_ingest(
                 removed = _remove_missing(source=source, services=services, edge_values=edge_values)
             if created or catalog_changed or records_written or removed:
                 version = graph_version_bump()
-                transaction.on_commit(detect_cycles_after_commit)
+                if joins_topology or removed:
+                    transaction.on_commit(detect_cycles_after_commit)
+                else:
+                    # Catalog fields or edge attributes changed, or another
+                    # source confirmed known edges: the edges detection walks
+                    # are the same, so are its cycles.
+                    detected[:] = cycles_current()
             else:
                 # A re-observation (only last_observed_at moved) changes no
                 # effective edge: cached traversals stay valid, and the cycles

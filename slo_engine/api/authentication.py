@@ -3,15 +3,21 @@
 Keys are accepted as `Authorization: Api-Key <key>`, `Authorization: Bearer
 <key>` (what clients of earlier SLO-engine services send) or `X-API-Key: <key>`.
 They are looked up by prefix and checked against the stored hash
-(djangorestframework-api-key); the plain key is never stored.
+(djangorestframework-api-key); the plain key is never stored. The stored key
+(hash, scope, expiry, revocation) is cached for API_KEY_CACHE_SECONDS, so an
+authenticated request costs no database round trip; every change to a key
+(save, delete, bulk update) drops its cached copy, so revocation applies to
+the next request.
 """
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from slo_engine.models import ApiKey
+from slo_engine.models import ApiKey, api_key_cache_key
 
 _AUTH_SCHEMES = ("api-key", "bearer")
 
@@ -49,20 +55,32 @@ def key_from_request(request) -> str | None:
     return value or None
 
 
+def api_key_lookup(*, prefix: str) -> ApiKey | None:
+    """The stored key with this prefix (revoked and expired ones included),
+    from the cache when present; None when there is none."""
+    cache_key = api_key_cache_key(prefix)
+    api_key = cache.get(cache_key)
+    if api_key is None:
+        api_key = ApiKey.objects.filter(prefix=prefix).first()
+        if api_key is not None and settings.API_KEY_CACHE_SECONDS:
+            cache.set(cache_key, api_key, settings.API_KEY_CACHE_SECONDS)
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         key = key_from_request(request)
         if key is None:
             return None
-        try:
-            api_key = ApiKey.objects.get_from_key(key)
-        except ApiKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        api_key = api_key_lookup(prefix=key.partition(".")[0])
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
         if api_key.revoked:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.")
-        # One cheap conditional UPDATE at most once a minute per key.
+        # One cheap conditional UPDATE at most once a minute per key (it also
+        # drops the cached copy, which the next request reloads).
         now = timezone.now()
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

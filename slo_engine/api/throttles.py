@@ -6,20 +6,21 @@ else. Rates are read from settings at request time, so a changed setting
 applies without a restart of the class definitions.
 
 Fixed-window counters: one atomic INCR per request on a key named after the
-window, so concurrent requests on several web processes can never slip past
-the limit together (a read-modify-write history list can), and the cost per
-request does not grow with the rate. When the cache is unreachable the count
-is unknown and the throttle fails open: the API keeps answering.
+window (a single round trip to Redis, see `slo_engine.cache_atomic`), so
+concurrent requests on several web processes can never slip past the limit
+together (a read-modify-write history list can), and the cost per request
+does not grow with the rate. When the cache is unreachable the count is
+unknown and the throttle fails open: the API keeps answering.
 """
 
 import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from slo_engine.api.authentication import ApiKeyPrincipal
+from slo_engine.cache_atomic import cache_incr_with_expiry
 
 
 class ScopedKeyRateThrottle(BaseThrottle):
@@ -54,13 +55,8 @@ class ScopedKeyRateThrottle(BaseThrottle):
         window = int(now // self.duration)
         self.window_end = (window + 1) * self.duration
         key = f"throttle:{self.scope}:{self.identity(request)}:{window}"
-        cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # evicted between add and incr: this is the first request
-            cache.set(key, 1, timeout=self.duration + 1)
-            count = 1
-        # None: the cache is down (errors are ignored and logged): fail open.
+        # None: the cache is down (the error is logged): fail open.
+        count = cache_incr_with_expiry(key, self.duration + 1)
         self.count = count or 0
         return count is None or count <= self.num_requests
 

@@ -10,10 +10,10 @@
    it and the configured Redis (own cache key prefix), with the throttle rates
    raised so the test measures the service, not the rate limiter;
 3. seeds a generated graph (LOAD_SERVICES / LOAD_EDGES) through the ingest API;
-4. runs the driver in a second process (`python -m slo_engine.benchmarks.load`):
-   LOAD_CLIENTS async httpx clients for LOAD_DURATION_SECONDS, each picking
-   subgraph queries (80%), service lists (15%) or small ingests (5%), with a
-   random think time of mean LOAD_THINK_MS between requests; then a
+4. runs the driver in a second process (`slo_engine.benchmarks.load_driver`,
+   headless locust): LOAD_CLIENTS users for LOAD_DURATION_SECONDS, each
+   picking subgraph queries (80%), service lists (15%) or small ingests (5%),
+   with a random think time of mean LOAD_THINK_MS between requests; then a
    cached-subgraph phase (LOAD_CACHED_SECONDS) on warmed queries with no writes.
 
 Every ingest bumps the graph version, which invalidates the subgraph cache,
@@ -25,12 +25,9 @@ ratio of both phases.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import math
 import os
-import random
 import resource
 import secrets
 import subprocess
@@ -133,7 +130,7 @@ def run(*, progress) -> dict:
                      f"+ {config.cached_seconds:g} s cached phase")
             driver_cpu = _children_cpu_seconds()
             result = subprocess.run(
-                [sys.executable, "-m", "slo_engine.benchmarks.load", str(plan_path)],
+                [sys.executable, "-m", "slo_engine.benchmarks.load_driver", str(plan_path)],
                 capture_output=True, text=True, check=False,
                 timeout=config.duration_seconds + config.cached_seconds + 300,
             )
@@ -288,7 +285,7 @@ def bucket_quantiles(before: dict[float, float], after: dict[float, float]) -> d
 
 
 # --------------------------------------------------------------------------
-# Driver (a separate process; no Django)
+# Figures of the driver's records (the driver is `load_driver`; no Django)
 # --------------------------------------------------------------------------
 
 
@@ -304,98 +301,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
     return {"count": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99),
             "max": round(ordered[-1], 2)}
-
-
-class Driver:
-    def __init__(self, plan: dict):
-        self.plan = plan
-        self.config = LoadConfig(**plan["config"])
-        rng = random.Random(self.config.seed)
-        services = plan["services"]
-        directions = ("downstream",) * 7 + ("upstream",) * 2 + ("both",)
-        self.hot_queries = [
-            f"/api/v1/services/{rng.choice(services)}/dependencies?direction={rng.choice(directions)}"
-            f"&depth={rng.choice((2, 3, 3, 4))}"
-            for _ in range(self.config.hot_queries)
-        ]
-        teams = sorted({f"team-{i % 50}" for i in range(50)})
-        self.list_queries = (
-            ["/api/v1/services/?page_size=50", "/api/v1/services/?page=2&page_size=50"]
-            + [f"/api/v1/services/?team={team}" for team in teams[:10]]
-            + [f"/api/v1/services/?criticality={c}" for c in ("critical", "high")]
-        )
-        # Small re-observations of seeded edges by another discovery source:
-        # realistic pipeline pushes that keep the topology's size stable.
-        edges = plan["edges"]
-        self.ingest_payloads = []
-        for _ in range(50):
-            picked = rng.sample(edges, k=min(5, len(edges)))
-            self.ingest_payloads.append({
-                "source": "service_mesh",
-                "edges": [{"source": s, "target": t, "attributes": {"communication_mode": "sync"}} for s, t in picked],
-            })
-
-    async def _client(self, http, index: int, deadline: float, kinds: tuple, records: list) -> None:
-        import httpx
-
-        rng = random.Random(self.config.seed * 1000 + index)
-        read_keys, write_keys = self.plan["read_keys"], self.plan["write_keys"]
-        read_headers = {"Authorization": f"Api-Key {read_keys[index % len(read_keys)]}"}
-        write_headers = {"Authorization": f"Api-Key {write_keys[index % len(write_keys)]}"}
-        names = [name for name, _ in kinds]
-        weights = [weight for _, weight in kinds]
-        think = self.config.think_ms / 1000
-        # Stagger the start so 200 clients do not fire in lockstep.
-        await asyncio.sleep(rng.uniform(0, think or 0.01))
-        while time.monotonic() < deadline:
-            kind = rng.choices(names, weights)[0]
-            started = time.perf_counter()
-            try:
-                if kind == "subgraph":
-                    response = await http.get(rng.choice(self.hot_queries), headers=read_headers)
-                elif kind == "service_list":
-                    response = await http.get(rng.choice(self.list_queries), headers=read_headers)
-                else:
-                    response = await http.post("/api/v1/services/dependencies",
-                                               json=rng.choice(self.ingest_payloads), headers=write_headers)
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
-            records.append((kind, status, (time.perf_counter() - started) * 1000))
-            if think:
-                await asyncio.sleep(rng.expovariate(1 / think))
-
-    async def _phase(self, kinds: tuple, seconds: float) -> dict:
-        import httpx
-
-        limits = httpx.Limits(max_connections=self.config.clients, max_keepalive_connections=self.config.clients)
-        records: list = []
-        async with httpx.AsyncClient(base_url=self.plan["url"], limits=limits, timeout=30) as http:
-            started = time.monotonic()
-            deadline = started + seconds
-            await asyncio.gather(*(self._client(http, n, deadline, kinds, records)
-                                   for n in range(self.config.clients)))
-            elapsed = time.monotonic() - started
-        return summarise(records, elapsed)
-
-    async def _warm(self) -> None:
-        import httpx
-
-        headers = {"Authorization": f"Api-Key {self.plan['read_keys'][0]}"}
-        async with httpx.AsyncClient(base_url=self.plan["url"], timeout=60) as http:
-            semaphore = asyncio.Semaphore(8)
-
-            async def fetch(path: str) -> None:
-                async with semaphore:
-                    await http.get(path, headers=headers)
-
-            await asyncio.gather(*(fetch(path) for path in self.hot_queries))
-
-    async def main(self) -> dict:
-        mixed = await self._phase(MIX, self.config.duration_seconds)
-        await self._warm()
-        cached = await self._phase((("subgraph", 1.0),), self.config.cached_seconds)
-        return {"mixed": mixed, "cached_subgraph": cached}
 
 
 def summarise(records: list[tuple[str, object, float]], elapsed: float) -> dict:
@@ -417,21 +322,3 @@ def summarise(records: list[tuple[str, object, float]], elapsed: float) -> dict:
         "throughput_rps": round(len(records) / elapsed, 1) if elapsed else 0.0,
         "latency_ms": latency,
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Load driver: reads a plan file, prints JSON figures.")
-    parser.add_argument("plan", help="JSON plan written by run()")
-    parser.add_argument("--clients", type=int, help="override the plan's client count")
-    parser.add_argument("--duration", type=float, help="override the mixed phase's seconds")
-    args = parser.parse_args(argv)
-    plan = json.loads(Path(args.plan).read_text())
-    if args.clients:
-        plan["config"]["clients"] = args.clients
-    if args.duration:
-        plan["config"]["duration_seconds"] = args.duration
-    print(json.dumps(asyncio.run(Driver(plan).main())))
-
-
-if __name__ == "__main__":
-    main()
