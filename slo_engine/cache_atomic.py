@@ -34,7 +34,9 @@ end
 return 0
 """
 
-_scripts: dict[tuple[int, str], object] = {}
+# Registered once per process (a script is its SHA); each call runs it on
+# the calling thread's client.
+_scripts: dict[str, object] = {}
 
 
 def _redis_client():
@@ -49,11 +51,11 @@ def _run_script(source: str, key: str, *args) -> int | None:
     from redis.exceptions import RedisError
 
     client = _redis_client()
-    script = _scripts.get((id(client), source))
+    script = _scripts.get(source)
     if script is None:
-        script = _scripts[(id(client), source)] = client.register_script(source)
+        script = _scripts[source] = client.register_script(source)
     try:
-        return int(script(keys=[cache.make_key(key)], args=list(args)))
+        return int(script(keys=[cache.make_key(key)], args=list(args), client=client))
     except (RedisError, OSError) as exc:
         logger.warning("cache script on %s failed: %s", key, exc)
         return None

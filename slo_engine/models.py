@@ -17,20 +17,33 @@ def api_key_cache_key(prefix: str) -> str:
     return f"auth:api-key:{prefix}"
 
 
+# After a change, lookups read the key from the database and do not cache
+# it for this long: a lookup that read the old state just before the change
+# committed cannot store it over the marker (it only adds where nothing is).
+API_KEY_CHANGED_SECONDS = 10
+API_KEY_CHANGED = "changed"
+
+
 def api_keys_forget(prefixes) -> None:
-    """Drop the cached copies of these keys now and again once the current
-    transaction commits, so a request racing the change cannot leave the old
-    state cached (a revoked key must stop working at once)."""
-    keys = [api_key_cache_key(prefix) for prefix in prefixes]
-    if not keys:
+    """Replace the cached copies of these keys with a short-lived "changed"
+    marker, now and again once the current transaction commits, so a revoked
+    key stops working at the next request and a request racing the change
+    cannot leave the old state cached."""
+    markers = {api_key_cache_key(prefix): API_KEY_CHANGED for prefix in prefixes}
+    if not markers:
         return
-    cache.delete_many(keys)
+    cache.set_many(markers, API_KEY_CHANGED_SECONDS)
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        transaction.on_commit(lambda: cache.set_many(markers, API_KEY_CHANGED_SECONDS))
 
 
 class ApiKeyQuerySet(models.QuerySet):
     """Bulk changes forget the cached keys they touch, like single saves do."""
+
+    def record_use(self, when) -> int:
+        """Set `last_used_at`, which authentication never reads back from the
+        database: the cached copies stay valid."""
+        return super().update(last_used_at=when)
 
     def update(self, **kwargs):
         prefixes = list(self.values_list("prefix", flat=True))
@@ -69,8 +82,10 @@ class ApiKey(AbstractAPIKey):
         return self.scope == ApiKeyScope.WRITE
 
     def save(self, *args, **kwargs):
+        changed = not self._state.adding  # a new key has no cached copy to replace
         super().save(*args, **kwargs)
-        api_keys_forget([self.prefix])
+        if changed:
+            api_keys_forget([self.prefix])
 
     def delete(self, *args, **kwargs):
         result = super().delete(*args, **kwargs)

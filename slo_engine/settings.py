@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "slo_engine.api.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"ingest": RATE_LIMIT_INGEST, "query": RATE_LIMIT_QUERY},
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "slo_engine.api.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

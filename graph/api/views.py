@@ -1,6 +1,9 @@
 """Graph API: catalog, bulk ingestion, subgraph traversal, edge records and
 the effective graph (DESIGN.md sections 5 and 6)."""
 
+import hashlib
+
+from django.core.cache import cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -21,10 +24,18 @@ from graph.api.serializers import (
 )
 from graph.filtersets import DependencyFilterSet, ServiceFilterSet
 from graph.models import Service, ServiceDependency
-from graph.selectors import ServiceNotFound, ServiceRetired, graph_map, service_subgraph
+from graph.selectors import (
+    GRAPH_CACHE_SECONDS,
+    ServiceNotFound,
+    ServiceRetired,
+    graph_map,
+    graph_version_current,
+    service_subgraph_json,
+)
 from graph.services.catalog import dependency_delete, service_restore, service_retire, service_update
 from graph.services.ingest import graph_ingest
 from slo_engine.api.permissions import actor_name
+from slo_engine.api.renderers import JSONRenderer, RenderedJSON
 from slo_engine.api.throttles import IngestRateThrottle, QueryRateThrottle
 from slo_engine.api.views import BaseApiView, BaseGenericViewSet, problem_responses
 
@@ -54,6 +65,18 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseGener
         if self.action != "list":
             return queryset
         return super().filter_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        # Every write to the catalog bumps the graph version, so a rendered
+        # page keyed on the version and the full URL (filters, page, and the
+        # host its next/previous links name) is exact until the next write.
+        url = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+        key = f"graph:services-page:v{graph_version_current()}:{url}"
+        body = cache.get(key)
+        if body is None:
+            body = JSONRenderer().render(super().list(request, *args, **kwargs).data)
+            cache.set(key, body, GRAPH_CACHE_SECONDS)
+        return Response(RenderedJSON(body))
 
     def get_throttles(self):
         if self.action == "ingest":
@@ -112,7 +135,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseGener
         query = SubgraphQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            return Response(service_subgraph(service_id=service_id, **query.validated_data))
+            return Response(RenderedJSON(service_subgraph_json(service_id=service_id, **query.validated_data)))
         except ServiceNotFound:
             raise NotFound(f"No service {service_id!r}.") from None
         except ServiceRetired:

@@ -6,8 +6,9 @@ import threading
 import pytest
 from django.db import IntegrityError, connection
 
-from graph.models import Service, ServiceDependency
-from graph.selectors import graph_version_current
+from graph.models import AlertStatus, CircularDependencyAlert, Service, ServiceDependency
+from graph.selectors import effective_edges, graph_version_current
+from graph.services.cycles import cycle_alerts_sync
 from graph.services.ingest import IngestResult, graph_ingest, graph_version_bump
 
 
@@ -112,3 +113,102 @@ def test_concurrent_ingestions_neither_deadlock_nor_lose_edges():
     # Each batch's first write changes the graph; a repeat bumps the version
     # only when another batch changed the same records in between.
     assert len(batches) <= graph_version_current() <= 3 * len(batches)
+
+
+# --- Cycle detection only when the topology may have changed -----------------
+# Detection runs after the commit (transaction.on_commit), so these tests
+# commit for real. Whether it ran shows on the alerts: each run stamps
+# `last_seen_at` of every cycle still present.
+
+CYCLE = [edge("a", "b"), edge("b", "c"), edge("c", "a")]
+
+
+def last_seen() -> dict[tuple, object]:
+    return {tuple(path): seen for path, seen in CircularDependencyAlert.objects.values_list("cycle_path",
+                                                                                         "last_seen_at")}
+
+
+def sources_of(source: str, target: str) -> tuple[str, ...]:
+    return next(e.discovery_sources for e in effective_edges() if (e.source, e.target) == (source, target))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_source_confirming_known_edges_bumps_the_version_without_detection():
+    first = graph_ingest(source="manual", nodes=[], edges=CYCLE)
+    assert first.circular_dependencies_detected == [["a", "b", "c"]]
+    seen = last_seen()
+    assert list(seen) == [("a", "b", "c")]
+
+    result = graph_ingest(source="service_mesh", nodes=[], edges=[edge("a", "b"), edge("b", "c")])
+
+    assert result.graph_version == first.graph_version + 1 == graph_version_current()
+    assert sorted(sources_of("a", "b")) == ["manual", "service_mesh"]
+    assert last_seen() == seen  # detection did not run
+    assert result.circular_dependencies_detected == [["a", "b", "c"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changed_attributes_and_catalog_fields_skip_detection():
+    first = graph_ingest(source="manual", nodes=[], edges=CYCLE)
+    seen = last_seen()
+    result = graph_ingest(source="manual", nodes=[{"service_id": "a", "team": "payments"}],
+                          edges=[edge("a", "b", protocol="grpc", timeout_ms=250)])
+    assert result.graph_version > first.graph_version
+    assert ServiceDependency.objects.get(source__service_id="a").timeout_ms == 250
+    assert last_seen() == seen
+    assert result.circular_dependencies_detected == [["a", "b", "c"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_pair_among_known_ones_runs_detection():
+    graph_ingest(source="manual", nodes=[], edges=[edge("a", "b"), edge("b", "c")])
+    assert not CircularDependencyAlert.objects.exists()
+    # Known pairs confirmed by another source, plus one nobody reported: c -> a.
+    result = graph_ingest(source="service_mesh", nodes=[], edges=[edge("a", "b"), edge("b", "c"), edge("c", "a")])
+    assert result.circular_dependencies_detected == [["a", "b", "c"]]
+    alert = CircularDependencyAlert.objects.get()
+    assert (alert.cycle_path, alert.status) == (["a", "b", "c"], AlertStatus.OPEN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revived_stale_edge_runs_detection_unless_another_source_reports_it():
+    graph_ingest(source="otel_service_graph", nodes=[], edges=CYCLE)
+    ServiceDependency.objects.filter(source__service_id="c").update(is_stale=True)
+    cycle_alerts_sync()  # what the hourly sweep's detection would find: no cycle
+    assert CircularDependencyAlert.objects.get().status == AlertStatus.RESOLVED
+
+    # The same source sees c -> a again: the stale record is revived, the cycle is back.
+    result = graph_ingest(source="otel_service_graph", nodes=[], edges=[edge("c", "a")])
+    assert result.circular_dependencies_detected == [["a", "b", "c"]]
+    alert = CircularDependencyAlert.objects.get()
+    assert (alert.status, alert.reopen_count) == (AlertStatus.OPEN, 1)
+
+    # A stale record of a pair that another source reports live changes nothing detection walks.
+    graph_ingest(source="service_mesh", nodes=[], edges=[edge("c", "a")])
+    ServiceDependency.objects.filter(source__service_id="c", discovery_source="service_mesh").update(is_stale=True)
+    seen = last_seen()
+    result = graph_ingest(source="service_mesh", nodes=[], edges=[edge("c", "a")])
+    assert not ServiceDependency.objects.filter(is_stale=True).exists()
+    assert last_seen() == seen
+    assert result.circular_dependencies_detected == [["a", "b", "c"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_other_sources_only_report_stale_runs_detection():
+    graph_ingest(source="manual", nodes=[], edges=CYCLE[:2])
+    graph_ingest(source="otel_service_graph", nodes=[], edges=[edge("c", "a")])
+    ServiceDependency.objects.filter(discovery_source="otel_service_graph").update(is_stale=True)
+    cycle_alerts_sync()
+    assert CircularDependencyAlert.objects.get().status == AlertStatus.RESOLVED
+    result = graph_ingest(source="service_mesh", nodes=[], edges=[edge("c", "a")])
+    assert result.circular_dependencies_detected == [["a", "b", "c"]]
+    assert CircularDependencyAlert.objects.get().status == AlertStatus.OPEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_removing_an_edge_of_a_cycle_runs_detection():
+    graph_ingest(source="manual", nodes=[], edges=CYCLE)
+    result = graph_ingest(source="manual", nodes=[], edges=CYCLE[:2], mode="replace")
+    assert result.edges_removed == 1
+    assert result.circular_dependencies_detected == []
+    assert CircularDependencyAlert.objects.get().status == AlertStatus.RESOLVED

@@ -57,14 +57,24 @@ def key_from_request(request) -> str | None:
 
 def api_key_lookup(*, prefix: str) -> ApiKey | None:
     """The stored key with this prefix (revoked and expired ones included),
-    from the cache when present; None when there is none."""
+    from the cache when present; None when there is none. A key changed in
+    the last few seconds is read from the database and not cached (see
+    `slo_engine.models.api_keys_forget`)."""
     cache_key = api_key_cache_key(prefix)
-    api_key = cache.get(cache_key)
-    if api_key is None:
-        api_key = ApiKey.objects.filter(prefix=prefix).first()
-        if api_key is not None and settings.API_KEY_CACHE_SECONDS:
-            cache.set(cache_key, api_key, settings.API_KEY_CACHE_SECONDS)
+    cached = cache.get(cache_key)
+    if isinstance(cached, ApiKey):
+        return cached
+    api_key = ApiKey.objects.filter(prefix=prefix).first()
+    if api_key is not None and cached is None and settings.API_KEY_CACHE_SECONDS:
+        cache.add(cache_key, api_key, settings.API_KEY_CACHE_SECONDS)
     return api_key
+
+
+def _record_use(api_key: ApiKey) -> None:
+    """Stamp `last_used_at` at most once a minute per key (a cache marker
+    decides; without the cache, on every request)."""
+    if cache.add(f"auth:api-key-used:{api_key.prefix}", 1, 60) is not False:
+        ApiKey.objects.filter(pk=api_key.pk).record_use(timezone.now())
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -79,11 +89,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.")
-        # One cheap conditional UPDATE at most once a minute per key (it also
-        # drops the cached copy, which the next request reloads).
-        now = timezone.now()
-        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        _record_use(api_key)
         return ApiKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request):

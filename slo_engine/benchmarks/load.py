@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import resource
 import secrets
 import subprocess
@@ -53,6 +54,7 @@ class LoadConfig:
     services: int = 2000
     edges: int = 8000
     hot_queries: int = 300
+    graph_changes_per_minute: float = 6.0
     seed: int = 1
 
     @classmethod
@@ -72,8 +74,37 @@ class LoadConfig:
             services=number("LOAD_SERVICES", defaults.services, int),
             edges=number("LOAD_EDGES", defaults.edges, int),
             hot_queries=number("LOAD_HOT_QUERIES", defaults.hot_queries, int),
+            graph_changes_per_minute=number("LOAD_GRAPH_CHANGES_PER_MINUTE", defaults.graph_changes_per_minute),
             seed=number("LOAD_SEED", defaults.seed, int),
         )
+
+
+PIPELINE_SOURCE = "service_mesh"
+PIPELINE_PUSHES = 50
+PIPELINE_PUSH_EDGES = 5
+
+
+def pipeline_payloads(edges: list[list[str]], *, seed: int) -> list[dict]:
+    """The ingests of a discovery pipeline (the service mesh) that reports
+    the seeded edges in small pushes: the same PIPELINE_PUSHES payloads over
+    and over, as a pipeline re-reports what it sees. The orchestrator sends
+    each once before the run; during it they are re-observations."""
+    rng = random.Random(seed)
+    return [
+        {"source": PIPELINE_SOURCE,
+         "edges": [{"source": s, "target": t, "attributes": {"communication_mode": "sync"}}
+                   for s, t in rng.sample(edges, k=min(PIPELINE_PUSH_EDGES, len(edges)))]}
+        for _ in range(PIPELINE_PUSHES)
+    ]
+
+
+def graph_change_payload(push: dict, number: int) -> dict:
+    """A pipeline push that really changes the graph: its first edge's
+    timeout differs from every earlier change, so the ingest writes a record,
+    bumps the graph version and with it invalidates every cached subgraph."""
+    edges = [dict(edge, attributes=dict(edge["attributes"])) for edge in push["edges"]]
+    edges[0]["attributes"]["timeout_ms"] = 1000 + number
+    return {"source": push["source"], "edges": edges}
 
 
 # --------------------------------------------------------------------------
@@ -116,16 +147,22 @@ def run(*, progress) -> dict:
         payload = generate_graph(services=config.services, edges=config.edges, seed=config.seed)
         progress(f"load: seeding {config.services} services / {config.edges} edges through the ingest API")
         seed_seconds = _seed(server.url, keys["write"][0], payload)
+        edges = [[edge["source"], edge["target"]] for edge in payload["edges"]]
+        pushes = pipeline_payloads(edges, seed=config.seed)
+        progress(f"load: the {PIPELINE_SOURCE} pipeline's first report ({len(pushes)} pushes)")
+        for push in pushes:
+            _seed(server.url, keys["write"][0], push)
 
         with tempfile.TemporaryDirectory(prefix="slo-load-") as workdir:
             plan_path = Path(workdir) / "plan.json"
             plan_path.write_text(json.dumps({
                 "url": server.url, "read_keys": keys["read"], "write_keys": keys["write"],
                 "services": [node["service_id"] for node in payload["nodes"]],
-                "edges": [[edge["source"], edge["target"]] for edge in payload["edges"]],
+                "edges": edges,
                 "config": asdict(config),
             }))
             before = _scrape(server.url)
+            version_before = _graph_version(scratch_url)
             progress(f"load: driving {config.clients} clients for {config.duration_seconds:g} s "
                      f"+ {config.cached_seconds:g} s cached phase")
             driver_cpu = _children_cpu_seconds()
@@ -139,6 +176,7 @@ def run(*, progress) -> dict:
             phases = json.loads(result.stdout)
             driver_cpu = _children_cpu_seconds() - driver_cpu
         after = _scrape(server.url)
+        version_bumps = _graph_version(scratch_url) - version_before
         server_errors = [r for r in server.json_logs() if r.get("level") in {"ERROR", "CRITICAL"}]
     finally:
         if server is not None:
@@ -155,7 +193,8 @@ def run(*, progress) -> dict:
         "seed": {"services": config.services, "edges": config.edges, "ingest_seconds": round(seed_seconds, 3)},
         "mixed": mixed,
         "cached_subgraph": cached,
-        "server": {"traversal_cache_hits": hits, "traversal_cache_misses": misses,
+        "server": {"graph_version_bumps": version_bumps,
+                   "traversal_cache_hits": hits, "traversal_cache_misses": misses,
                    "request_time_inside_django": bucket_quantiles(before["buckets"], after["buckets"]),
                    "error_log_lines": len(server_errors)},
         # The driver shares the machine's CPUs with the server under test.
@@ -168,6 +207,14 @@ def run(*, progress) -> dict:
         "overall_p99": mixed["latency_ms"]["overall"]["p99"] <= TARGETS["overall_p99_ms"],
     }
     return figures
+
+
+def _graph_version(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT version FROM graph_graphversion WHERE id = 1").fetchone()
+    return row[0] if row else 0
 
 
 def _create_keys(database_url: str, *, read: int, write: int) -> dict[str, list[str]]:

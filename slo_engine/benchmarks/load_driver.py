@@ -10,7 +10,11 @@ the driver shares the machine's cores with the server it measures.
 Phases, for `config.clients` users each:
 
 * mixed: subgraph queries (80%), service lists (15%) and small ingests (5%)
-  for `duration_seconds`;
+  for `duration_seconds`. The users' ingests are the service-mesh pipeline's
+  pushes (re-observations: the orchestrator sent each once before the run);
+  besides them, `graph_changes_per_minute` pushes spread over the phase
+  really change the graph, each invalidating every cached subgraph and
+  service page;
 * cached_subgraph: after every hot query has been fetched once, subgraph
   queries alone with no writes, for `cached_seconds`.
 
@@ -38,7 +42,13 @@ from gevent.pool import Pool  # noqa: E402
 from locust import FastHttpUser  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
-from slo_engine.benchmarks.load import MIX, LoadConfig, summarise  # noqa: E402
+from slo_engine.benchmarks.load import (  # noqa: E402
+    MIX,
+    LoadConfig,
+    graph_change_payload,
+    pipeline_payloads,
+    summarise,
+)
 
 INGEST_PATH = "/api/v1/services/dependencies"
 
@@ -64,16 +74,8 @@ class Workload:
             + [f"/api/v1/services/?team={team}" for team in teams]
             + [f"/api/v1/services/?criticality={c}" for c in ("critical", "high")]
         )
-        # Small re-observations of seeded edges by another discovery source:
-        # realistic pipeline pushes that keep the topology's size stable.
-        edges = plan["edges"]
-        self.ingest_payloads = []
-        for _ in range(50):
-            picked = rng.sample(edges, k=min(5, len(edges)))
-            self.ingest_payloads.append(json.dumps({
-                "source": "service_mesh",
-                "edges": [{"source": s, "target": t, "attributes": {"communication_mode": "sync"}} for s, t in picked],
-            }))
+        self.pushes = pipeline_payloads(plan["edges"], seed=self.config.seed)
+        self.ingest_payloads = [json.dumps(push) for push in self.pushes]
 
 
 def user_class(workload: Workload, kinds: tuple) -> type[FastHttpUser]:
@@ -129,9 +131,33 @@ def run_phase(workload: Workload, kinds: tuple, seconds: float) -> dict:
     runner = environment.create_local_runner()
     started = time.monotonic()
     runner.start(workload.config.clients, spawn_rate=workload.config.clients)
+    changes = []
+    if any(name == "ingest" for name, _ in kinds) and workload.config.graph_changes_per_minute > 0:
+        changes.append(gevent.spawn(change_graph, workload, environment, started + seconds))
     gevent.spawn_later(seconds, runner.quit)
     runner.greenlet.join()
-    return summarise(records, time.monotonic() - started)
+    gevent.joinall(changes)
+    figures = summarise(records, time.monotonic() - started)
+    figures["graph_changes"] = sum(1 for name, _, _ in records if name == "graph_change")
+    return figures
+
+
+def change_graph(workload: Workload, environment: Environment, deadline: float) -> None:
+    """Send a push that changes the graph every 60 / graph_changes_per_minute
+    seconds until `deadline`, recorded as kind `graph_change`."""
+    from locust.contrib.fasthttp import FastHttpSession
+
+    interval = 60 / workload.config.graph_changes_per_minute
+    session = FastHttpSession(workload.plan["url"], environment.events.request, user=None)
+    headers = {"Authorization": f"Api-Key {workload.plan['write_keys'][0]}", "Content-Type": "application/json"}
+    number = 0
+    while True:
+        gevent.sleep(interval / 2 if number == 0 else interval)
+        if time.monotonic() >= deadline:
+            return
+        number += 1
+        push = graph_change_payload(workload.pushes[number % len(workload.pushes)], number)
+        session.post(INGEST_PATH, data=json.dumps(push), headers=headers, name="graph_change")
 
 
 def warm(workload: Workload) -> None:
