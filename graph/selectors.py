@@ -74,6 +74,12 @@ def graph_version_publish(version: int) -> None:
                        version, GRAPH_VERSION_CACHE_SECONDS)
 
 
+def graph_version_stored() -> int:
+    """The graph version as the database holds it (no cache); 0 before the
+    first write."""
+    return GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
 def graph_version_current() -> int:
     """The graph version that caches key on; 0 before the first write.
 
@@ -86,7 +92,7 @@ def graph_version_current() -> int:
         cached = cache.get(GRAPH_VERSION_CACHE_KEY)
         if cached is not None:
             return int(cached)
-    version = GraphVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    version = graph_version_stored()
     if not in_transaction:
         graph_version_publish(version)
     return version

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from graph.domain.cycles import CycleDetection, detect_cycles
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
-from graph.selectors import graph_version_current
+from graph.selectors import graph_version_stored
 from graph.services.alerts import alerts_gauge_refresh
 from slo_engine.metrics import CYCLE_DETECTION_SECONDS
 
@@ -116,7 +116,8 @@ def cycle_alerts_sync(
     result = CycleSyncResult()
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         stamp = now or timezone.now()
-        version = graph_version_current()
+        # From the database: the alerts are checked against it on persist.
+        version = graph_version_stored()
         say(f"loading the effective graph (version {version})")
         load_started = time.perf_counter()
         pairs = cycle_edge_pairs()

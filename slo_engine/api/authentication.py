@@ -71,9 +71,10 @@ def api_key_lookup(*, prefix: str) -> ApiKey | None:
 
 
 def _record_use(api_key: ApiKey) -> None:
-    """Stamp `last_used_at` at most once a minute per key (a cache marker
-    decides; without the cache, on every request)."""
-    if cache.add(f"auth:api-key-used:{api_key.prefix}", 1, 60) is not False:
+    """Stamp `last_used_at` at most once a minute per key: a cache marker
+    decides. While the cache is unreachable the stamp waits (one UPDATE per
+    request of a busy key would queue on its row lock)."""
+    if cache.add(f"auth:api-key-used:{api_key.prefix}", 1, 60):
         ApiKey.objects.filter(pk=api_key.pk).record_use(timezone.now())
 
 

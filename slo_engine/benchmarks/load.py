@@ -55,6 +55,7 @@ class LoadConfig:
     edges: int = 8000
     hot_queries: int = 300
     graph_changes_per_minute: float = 6.0
+    pipeline_reported: int = 1
     seed: int = 1
 
     @classmethod
@@ -75,6 +76,7 @@ class LoadConfig:
             edges=number("LOAD_EDGES", defaults.edges, int),
             hot_queries=number("LOAD_HOT_QUERIES", defaults.hot_queries, int),
             graph_changes_per_minute=number("LOAD_GRAPH_CHANGES_PER_MINUTE", defaults.graph_changes_per_minute),
+            pipeline_reported=number("LOAD_PIPELINE_REPORTED", defaults.pipeline_reported, int),
             seed=number("LOAD_SEED", defaults.seed, int),
         )
 
@@ -88,7 +90,8 @@ def pipeline_payloads(edges: list[list[str]], *, seed: int) -> list[dict]:
     """The ingests of a discovery pipeline (the service mesh) that reports
     the seeded edges in small pushes: the same PIPELINE_PUSHES payloads over
     and over, as a pipeline re-reports what it sees. The orchestrator sends
-    each once before the run; during it they are re-observations."""
+    each once before the run (unless LOAD_PIPELINE_REPORTED=0); during it
+    they are re-observations."""
     rng = random.Random(seed)
     return [
         {"source": PIPELINE_SOURCE,
@@ -149,9 +152,10 @@ def run(*, progress) -> dict:
         seed_seconds = _seed(server.url, keys["write"][0], payload)
         edges = [[edge["source"], edge["target"]] for edge in payload["edges"]]
         pushes = pipeline_payloads(edges, seed=config.seed)
-        progress(f"load: the {PIPELINE_SOURCE} pipeline's first report ({len(pushes)} pushes)")
-        for push in pushes:
-            _seed(server.url, keys["write"][0], push)
+        if config.pipeline_reported:
+            progress(f"load: the {PIPELINE_SOURCE} pipeline's first report ({len(pushes)} pushes)")
+            for push in pushes:
+                _seed(server.url, keys["write"][0], push)
 
         with tempfile.TemporaryDirectory(prefix="slo-load-") as workdir:
             plan_path = Path(workdir) / "plan.json"
