@@ -38,3 +38,29 @@ def test_figures_count_non_2xx_and_missing_answers_as_errors():
     assert figures["errors_by_kind_and_status"] == {"ingest:500": 1, "subgraph:ConnectionRefusedError": 1}
     assert figures["throughput_rps"] == 2.0
     assert percentiles([float(n) for n in range(1, 101)])["p99"] == 99.0
+
+
+@pytest.mark.slow
+def test_a_short_load_run_end_to_end(monkeypatch, settings):
+    """The whole harness at toy size: scratch database, gunicorn, the locust
+    driver in its own process, graph changes, figures and target verdicts."""
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"] or not settings.REDIS_URL:
+        pytest.skip("the load test needs PostgreSQL and Redis")
+    from slo_engine.benchmarks.load import run
+
+    for name, value in {"LOAD_CLIENTS": "5", "LOAD_DURATION_SECONDS": "4", "LOAD_CACHED_SECONDS": "2",
+                        "LOAD_SERVICES": "60", "LOAD_EDGES": "150", "LOAD_HOT_QUERIES": "20",
+                        "LOAD_GRAPH_CHANGES_PER_MINUTE": "60", "LOAD_THINK_MS": "50", "LOAD_WORKERS": "2"}.items():
+        monkeypatch.setenv(name, value)
+    lines = []
+    figures = run(progress=lines.append)
+    mixed, cached = figures["mixed"], figures["cached_subgraph"]
+    assert mixed["errors"] == 0 and cached["errors"] == 0, (mixed, cached)
+    assert mixed["requests"] > 50 and cached["requests"] > 20
+    assert set(mixed["latency_ms"]) >= {"overall", "subgraph", "service_list", "ingest", "graph_change"}
+    assert mixed["graph_changes"] >= 2
+    # Each change bumps the version and the pipeline's next push of it reverts it.
+    assert figures["server"]["graph_version_bumps"] >= mixed["graph_changes"]
+    assert figures["server"]["traversal_cache_hits"] > 0
+    assert set(figures["meets_targets"]) == {"zero_errors", "cached_subgraph_p99", "overall_p99"}
+    assert any("locust" in line or "driving" in line for line in lines)
