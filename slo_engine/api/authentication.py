@@ -6,8 +6,8 @@ They are looked up by prefix and checked against the stored hash
 (djangorestframework-api-key); the plain key is never stored. The stored key
 (hash, scope, expiry, revocation) is cached for API_KEY_CACHE_SECONDS, so an
 authenticated request costs no database round trip; every change to a key
-(save, delete, bulk update) drops its cached copy, so revocation applies to
-the next request.
+(save, delete, bulk update) replaces its cached copy with a short "changed"
+marker, so revocation applies to the next request.
 """
 
 from dataclasses import dataclass
