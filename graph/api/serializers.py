@@ -3,8 +3,10 @@ validation path for every ingestion (API, `ingest_graph`, discovery)."""
 
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
+from django.http import QueryDict
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -196,6 +198,22 @@ class SubgraphQuerySerializer(serializers.Serializer):
     depth = serializers.IntegerField(min_value=1, max_value=10, default=3)
     include_stale = serializers.BooleanField(default=False)
     min_confidence = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
+
+
+@lru_cache(maxsize=4096)
+def _subgraph_query_validated(query_string: str) -> tuple[tuple[str, object], ...]:
+    serializer = SubgraphQuerySerializer(data=QueryDict(query_string))
+    serializer.is_valid(raise_exception=True)
+    return tuple(serializer.validated_data.items())
+
+
+def subgraph_query_validated(query_string: str) -> dict:
+    """The validated subgraph query of a raw query string (raises DRF's
+    ValidationError like the serializer). Validation is a pure function of
+    the string and the same few queries repeat all day, so results (never
+    errors) are remembered per process: building a serializer costs more
+    than the cached answer it selects."""
+    return dict(_subgraph_query_validated(query_string))
 
 
 class SubgraphNodeSerializer(serializers.Serializer):

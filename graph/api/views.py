@@ -21,6 +21,7 @@ from graph.api.serializers import (
     ServiceUpdateSerializer,
     SubgraphQuerySerializer,
     SubgraphSerializer,
+    subgraph_query_validated,
 )
 from graph.filtersets import DependencyFilterSet, ServiceFilterSet
 from graph.models import Service, ServiceDependency
@@ -132,10 +133,9 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseGener
     @action(detail=True, methods=["get"], url_path="dependencies", url_name="subgraph", filterset_class=None,
             pagination_class=None)
     def subgraph(self, request, service_id=None):
-        query = SubgraphQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = subgraph_query_validated(request.META.get("QUERY_STRING", ""))
         try:
-            return Response(RenderedJSON(service_subgraph_json(service_id=service_id, **query.validated_data)))
+            return Response(RenderedJSON(service_subgraph_json(service_id=service_id, **query)))
         except ServiceNotFound:
             raise NotFound(f"No service {service_id!r}.") from None
         except ServiceRetired:

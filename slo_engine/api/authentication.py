@@ -10,6 +10,7 @@ authenticated request costs no database round trip; every change to a key
 marker, so revocation applies to the next request.
 """
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -70,11 +71,22 @@ def api_key_lookup(*, prefix: str) -> ApiKey | None:
     return api_key
 
 
+USE_RECORD_SECONDS = 60
+# When this process last asked the cache whether a key's use is due: a busy
+# key costs one cache round trip a minute per process, not one per request.
+_use_checked: dict[str, float] = {}
+
+
 def _record_use(api_key: ApiKey) -> None:
     """Stamp `last_used_at` at most once a minute per key: a cache marker
-    decides. While the cache is unreachable the stamp waits (one UPDATE per
-    request of a busy key would queue on its row lock)."""
-    if cache.add(f"auth:api-key-used:{api_key.prefix}", 1, 60):
+    shared by all processes decides. While the cache is unreachable the
+    stamp waits (one UPDATE per request of a busy key would queue on its row
+    lock)."""
+    now = time.monotonic()
+    if now - _use_checked.get(api_key.prefix, -USE_RECORD_SECONDS) < USE_RECORD_SECONDS:
+        return
+    _use_checked[api_key.prefix] = now
+    if cache.add(f"auth:api-key-used:{api_key.prefix}", 1, USE_RECORD_SECONDS):
         ApiKey.objects.filter(pk=api_key.pk).record_use(timezone.now())
 
 
