@@ -153,11 +153,6 @@ def service_subgraph_json(
     return body
 
 
-def service_subgraph(**query) -> dict:
-    """`service_subgraph_json` (same keyword arguments) as a dict."""
-    return json.loads(service_subgraph_json(**query))
-
-
 def graph_map(*, include_stale: bool = False) -> dict:
     """The whole effective graph for the service map: every non-retired
     service as a node and the effective edges between them (cached per
