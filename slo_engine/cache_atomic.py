@@ -47,10 +47,9 @@ def _redis_client():
     return get_client(write=True) if get_client is not None else None
 
 
-def _run_script(source: str, key: str, *args) -> int | None:
+def _run_script(client, source: str, key: str, *args) -> int | None:
     from redis.exceptions import RedisError
 
-    client = _redis_client()
     script = _scripts.get(source)
     if script is None:
         script = _scripts[source] = client.register_script(source)
@@ -64,14 +63,15 @@ def _run_script(source: str, key: str, *args) -> int | None:
 def cache_incr_with_expiry(key: str, timeout: int) -> int | None:
     """Add one to the counter `key` (created at 1, expiring `timeout` seconds
     after its creation) and return the new count; None when the cache is down."""
-    if _redis_client() is None:
+    client = _redis_client()
+    if client is None:
         cache.add(key, 0, timeout=timeout)
         try:
             return cache.incr(key)
         except ValueError:  # expired between add and incr
             cache.set(key, 1, timeout=timeout)
             return 1
-    return _run_script(_INCR_WITH_EXPIRY, key, timeout)
+    return _run_script(client, _INCR_WITH_EXPIRY, key, timeout)
 
 
 def cache_set_if_greater(key: str, value: int, timeout: int) -> bool | None:
@@ -79,11 +79,12 @@ def cache_set_if_greater(key: str, value: int, timeout: int) -> bool | None:
     cache already holds a value at least as large. Returns whether it was
     stored; None when the cache is down. Used for counters that only grow,
     so writers finishing out of order cannot move them back."""
-    if _redis_client() is None:
+    client = _redis_client()
+    if client is None:
         current = cache.get(key)
         if current is not None and int(current) >= value:
             return False
         cache.set(key, value, timeout=timeout)
         return True
-    stored = _run_script(_SET_IF_GREATER, key, value, timeout)
+    stored = _run_script(client, _SET_IF_GREATER, key, value, timeout)
     return None if stored is None else bool(stored)

@@ -241,7 +241,7 @@ def _write_edges(
         if row is None or row[-1]:
             not_live.append((source_pk, target_pk))
         upserts.append({"source_pk": source_pk, "target_pk": target_pk, "discovery_source": source, **values})
-    joins_topology = _pairs_join_topology(pairs=not_live, source=source)
+    joins_topology = _pairs_join_topology(pairs=not_live)
     dependency_records_upsert(records=upserts, observed_at=observed_at, now=timezone.now())
     dependency_records_reobserve(record_ids=unchanged_ids, observed_at=observed_at)
     return len(upserts), joins_topology
@@ -252,11 +252,13 @@ def _write_edges(
 _TOPOLOGY_CHECK_MAX_PAIRS = 500
 
 
-def _pairs_join_topology(*, pairs: list[tuple], source: str) -> bool:
+def _pairs_join_topology(*, pairs: list[tuple]) -> bool:
     """Whether any (source pk, target pk) pair, about to get a live record of
-    `source`, has no live record of another source: then the set of edges
+    the ingesting source, has no live record yet: then the set of edges
     cycle detection walks grows. A pair another source already reports live
-    (a second discovery source confirming an edge) leaves it as it was."""
+    (a second discovery source confirming an edge) leaves it as it was. The
+    ingesting source's own record of each pair is absent or stale, so any
+    live record found is another source's."""
     if not pairs:
         return False
     if len(pairs) > _TOPOLOGY_CHECK_MAX_PAIRS:
@@ -264,7 +266,7 @@ def _pairs_join_topology(*, pairs: list[tuple], source: str) -> bool:
     live = set(
         ServiceDependency.objects.filter(
             is_stale=False, source_id__in={s for s, _ in pairs}, target_id__in={t for _, t in pairs}
-        ).exclude(discovery_source=source).values_list("source_id", "target_id")
+        ).values_list("source_id", "target_id")
     )
     return any(pair not in live for pair in pairs)
 

@@ -1,15 +1,15 @@
 """graph_ingest: transactions, idempotency, concurrency (real PostgreSQL)."""
 
 import random
-import threading
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 
 from graph.models import AlertStatus, CircularDependencyAlert, Service, ServiceDependency
 from graph.selectors import effective_edges, graph_version_current
 from graph.services.cycles import cycle_alerts_sync
 from graph.services.ingest import IngestResult, graph_ingest, graph_version_bump
+from slo_engine.testing.concurrency import run_together
 
 
 def edge(source: str, target: str, **attributes) -> dict:
@@ -86,25 +86,12 @@ def test_concurrent_ingestions_neither_deadlock_nor_lose_edges():
         rng.shuffle(edges)
         source = ("manual", "otel_service_graph")[worker % 2]
         batches.append((source, edges))
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(batches))
 
     def work(source, edges):
-        try:
-            barrier.wait()
-            for _ in range(3):
-                graph_ingest(source=source, nodes=[{"service_id": e["source"]} for e in edges[:10]], edges=edges)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for _ in range(3):
+            graph_ingest(source=source, nodes=[{"service_id": e["source"]} for e in edges[:10]], edges=edges)
 
-    threads = [threading.Thread(target=work, args=batch) for batch in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    run_together(work, batches)  # raises a deadlock (or any error) a call met
     expected = {(e["source"], e["target"], source) for source, edges in batches for e in edges}
     stored = set(ServiceDependency.objects.values_list("source__service_id", "target__service_id",
                                                        "discovery_source"))

@@ -149,13 +149,13 @@ def run(*, progress) -> dict:
 
         payload = generate_graph(services=config.services, edges=config.edges, seed=config.seed)
         progress(f"load: seeding {config.services} services / {config.edges} edges through the ingest API")
-        seed_seconds = _seed(server.url, keys["write"][0], payload)
+        seed_seconds = _post_ingest(server.url, keys["write"][0], payload)
         edges = [[edge["source"], edge["target"]] for edge in payload["edges"]]
         pushes = pipeline_payloads(edges, seed=config.seed)
         if config.pipeline_reported:
             progress(f"load: the {PIPELINE_SOURCE} pipeline's first report ({len(pushes)} pushes)")
             for push in pushes:
-                _seed(server.url, keys["write"][0], push)
+                _post_ingest(server.url, keys["write"][0], push)
 
         _checkpoint(database)
         with tempfile.TemporaryDirectory(prefix="slo-load-") as workdir:
@@ -298,14 +298,15 @@ def _clear_cache_prefix(redis_url: str, prefix: str) -> None:
         client.close()
 
 
-def _seed(url: str, write_key: str, payload: dict) -> float:
+def _post_ingest(url: str, write_key: str, payload: dict) -> float:
+    """POST one ingest (seeding, before the run); its seconds."""
     import httpx
 
     started = time.perf_counter()
     response = httpx.post(f"{url}/api/v1/services/dependencies", json=payload,
                           headers={"Authorization": f"Api-Key {write_key}"}, timeout=600)
     if response.status_code != 200:
-        raise RuntimeError(f"seeding failed: {response.status_code} {response.text[:2000]}")
+        raise RuntimeError(f"ingest before the run failed: {response.status_code} {response.text[:2000]}")
     return time.perf_counter() - started
 
 

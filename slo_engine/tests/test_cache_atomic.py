@@ -3,7 +3,6 @@ Redis that the tests stop and restart, and on the in-process cache of the
 quick start."""
 
 import logging
-import threading
 
 import pytest
 from django.core.cache import cache
@@ -11,6 +10,7 @@ from django.test import override_settings
 from django_redis import get_redis_connection
 
 from slo_engine.cache_atomic import cache_incr_with_expiry, cache_set_if_greater
+from slo_engine.testing.concurrency import run_together
 from slo_engine.testing.services import wait_until
 
 
@@ -75,22 +75,10 @@ def test_an_expired_counter_starts_again_at_one(any_cache):
 
 
 def test_concurrent_increments_lose_no_count(redis_cache):
-    barrier = threading.Barrier(8)
-    counts: list[int] = []
-    lock = threading.Lock()
-
     def hammer():
-        barrier.wait()
-        for _ in range(25):
-            count = cache_incr_with_expiry("busy", 60)
-            with lock:
-                counts.append(count)
+        return [cache_incr_with_expiry("busy", 60) for _ in range(25)]
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    counts = [count for burst in run_together(hammer, [()] * 8, timeout=30) for count in burst]
     assert sorted(counts) == list(range(1, 201))
 
 

@@ -4,11 +4,12 @@ The stored graph is exactly the union of what they sent, and no client sees a
 deadlock, a unique-constraint race or any other error."""
 
 import random
-import threading
 
 import httpx
 import psycopg
 import pytest
+
+from slo_engine.testing.concurrency import run_together
 
 pytestmark = pytest.mark.slow
 
@@ -37,25 +38,15 @@ def overlapping_payloads(*, prefix: str, seed: int) -> list[dict]:
 
 
 def push_all_at_once(url: str, key: str, payloads: list[dict]) -> list[tuple[int, str]]:
-    barrier = threading.Barrier(len(payloads))
-    results: list[tuple[int, str] | None] = [None] * len(payloads)
+    def push(payload: dict) -> tuple[int, str]:
+        try:
+            response = httpx.post(f"{url}/api/v1/services/dependencies", json=payload,
+                                  headers={"Authorization": f"Api-Key {key}"}, timeout=120)
+            return response.status_code, response.text[:500]
+        except httpx.HTTPError as exc:
+            return 0, f"{type(exc).__name__}: {exc}"
 
-    def push(index: int) -> None:
-        with httpx.Client(timeout=120) as http:
-            barrier.wait()
-            try:
-                response = http.post(f"{url}/api/v1/services/dependencies", json=payloads[index],
-                                     headers={"Authorization": f"Api-Key {key}"})
-                results[index] = (response.status_code, response.text[:500])
-            except httpx.HTTPError as exc:
-                results[index] = (0, f"{type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=push, args=(i,)) for i in range(len(payloads))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    return results
+    return run_together(push, [(payload,) for payload in payloads], timeout=180)
 
 
 def stored_records(database_url: str, prefix: str) -> set[tuple[str, str, str]]:

@@ -1,9 +1,9 @@
 """Rate limits hold under concurrency: the counter is one atomic INCR."""
 
-import threading
 from types import SimpleNamespace
 
 from slo_engine.api.throttles import QueryRateThrottle
+from slo_engine.testing.concurrency import run_together
 
 
 def _request(user_pk: int):
@@ -12,22 +12,11 @@ def _request(user_pk: int):
 
 def test_concurrent_requests_never_exceed_the_limit(settings):
     settings.RATE_LIMIT_QUERY = "10/min"
-    allowed: list[bool] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(8)
 
     def burst():
-        barrier.wait()
-        for _ in range(5):
-            verdict = QueryRateThrottle().allow_request(_request(4242), view=None)
-            with lock:
-                allowed.append(verdict)
+        return [QueryRateThrottle().allow_request(_request(4242), view=None) for _ in range(5)]
 
-    threads = [threading.Thread(target=burst) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    allowed = [verdict for verdicts in run_together(burst, [()] * 8, timeout=30) for verdict in verdicts]
     assert len(allowed) == 40
     assert allowed.count(True) == 10
 
