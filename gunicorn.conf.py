@@ -29,6 +29,16 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# Request limits above the application's (MAX_URL_BYTES 8 KiB, MAX_HEADER_BYTES
+# 8190, MAX_HEADER_COUNT 100 in settings), so the application answers an
+# oversized URL or header with a 414/431 problem carrying a correlation id;
+# gunicorn's own plain error page only meets requests past these. A request
+# line of 0 means gunicorn's ceiling of 1 MiB (its largest finite setting,
+# 8190, would sit below the application's limit).
+limit_request_line = 0
+limit_request_field_size = 16384
+limit_request_fields = 200
+
 # Each worker is a process with its own prometheus-client registry; without a
 # shared directory a scrape of /metrics would see one random worker's counts.
 # With several workers and no directory configured, use a private one. It is

@@ -49,7 +49,12 @@ class SloRecommendation(TimestampedModel):
                 name="recommendation_one_active",
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"], name="recommendation_expiry_idx")]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="recommendation_expiry_idx"),
+            # The retention sweep: rows no longer active, by when they stopped being.
+            models.Index(fields=["updated_at"], name="recommendation_retention_idx",
+                         condition=Q(status__in=["superseded", "expired"])),
+        ]
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.metric} ({self.status})"

@@ -343,3 +343,23 @@ def recommendations_expire(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     return SloRecommendation.objects.filter(status=RecommendationStatus.ACTIVE, expires_at__lte=now).update(
         status=RecommendationStatus.EXPIRED, updated_at=now)
+
+
+PRUNE_BATCH_SIZE = 1000
+
+
+def recommendations_prune(*, now: datetime | None = None, batch_size: int = PRUNE_BATCH_SIZE) -> int:
+    """Delete superseded and expired recommendations that stopped being
+    active (`updated_at`) more than RECOMMENDATION_RETENTION_DAYS ago;
+    returns how many. Rows another table points at (e.g. the recommendation
+    an SLO of record came from) are kept. Deletes in batches of ids found
+    through recommendation_retention_idx, so no long lock on the table."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.RECOMMENDATION_RETENTION_DAYS)
+    prunable = SloRecommendation.objects.filter(
+        status__in=[RecommendationStatus.SUPERSEDED, RecommendationStatus.EXPIRED], updated_at__lt=cutoff)
+    for relation in SloRecommendation._meta.related_objects:
+        prunable = prunable.filter(**{f"{relation.name}__isnull": True})
+    deleted = 0
+    while ids := list(prunable.order_by().values_list("pk", flat=True)[:batch_size]):
+        deleted += SloRecommendation.objects.filter(pk__in=ids).delete()[0]
+    return deleted

@@ -1,7 +1,8 @@
 """Celery tasks of recommendations: thin, ids in and counts out, acks late.
 
 `generate_recommendations_batch` (daily) fans out over all active services in
-chunks; `expire_recommendations` (hourly) sweeps expired ones.
+chunks; `expire_recommendations` (hourly) sweeps expired ones and prunes
+those past RECOMMENDATION_RETENTION_DAYS.
 """
 
 import logging
@@ -9,7 +10,12 @@ import logging
 from celery import group, shared_task
 
 from graph.models import Service
-from recommendations.services import BatchContext, recommendations_expire, recommendations_generate_many
+from recommendations.services import (
+    BatchContext,
+    recommendations_expire,
+    recommendations_generate_many,
+    recommendations_prune,
+)
 from telemetry.sources import get_telemetry_source
 
 logger = logging.getLogger(__name__)
@@ -44,6 +50,8 @@ def generate_recommendations_batch(chunk_size: int = BATCH_CHUNK_SIZE) -> dict:
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=360)
 def expire_recommendations() -> dict:
-    """Expire active recommendations past their expiry; returns the count.
-    (Failures are counted by the task_failure handler in slo_engine.celery.)"""
-    return {"expired": recommendations_expire()}
+    """Expire active recommendations past their expiry, then delete those
+    superseded or expired longer than RECOMMENDATION_RETENTION_DAYS; returns
+    both counts. (Failures are counted by the task_failure handler in
+    slo_engine.celery.)"""
+    return {"expired": recommendations_expire(), "pruned": recommendations_prune()}

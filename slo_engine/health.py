@@ -7,8 +7,14 @@ API still serves graphs and stored recommendations and the tasks retry, and
 taking this instance out of rotation would fix nothing. The probe then answers
 200 with `"status": "degraded"` and names it under `degraded`, so it stays
 honest without paging for the wrong thing.
+
+The probes are public, so they say only which part failed and of what kind
+(vendor, backend, mode, source): never a host, URL, database name or error
+text. The detail goes to the log (logger `slo_engine.health`, WARNING) and
+to logged-in staff users, who see every field.
 """
 
+import logging
 import time
 
 from django.conf import settings
@@ -19,13 +25,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 
-def _timed(check, *, critical: bool = True) -> dict:
+logger = logging.getLogger("slo_engine.health")
+
+# The only details a public probe shows: what kind of part it is, never where.
+PUBLIC_DETAILS = frozenset({"status", "critical", "latency_ms", "vendor", "backend", "mode", "source", "naming"})
+
+
+def _timed(name: str, check, *, critical: bool = True) -> dict:
     started = time.perf_counter()
     try:
         details = check()
         result = {"status": "ok", **details}
     except Exception as exc:  # noqa: BLE001 - a probe reports any failure
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        logger.warning("readiness check %s failed: %s", name, result["error"],
+                       extra={"check": name, "critical": critical})
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     result["critical"] = critical
     return result
@@ -91,19 +105,26 @@ def live(request):
     return JsonResponse({"status": "ok"})
 
 
+def _public(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key in PUBLIC_DETAILS}
+
+
 @never_cache
 @require_GET
 def ready(request):
     checks = {
-        "database": _timed(_check_database),
-        "cache": _timed(_check_cache),
-        "broker": _timed(_check_broker),
-        "telemetry": _timed(_check_telemetry, critical=False),
+        "database": _timed("database", _check_database),
+        "cache": _timed("cache", _check_cache),
+        "broker": _timed("broker", _check_broker),
+        "telemetry": _timed("telemetry", _check_telemetry, critical=False),
     }
     down = [name for name, result in checks.items() if result["status"] != "ok"]
     failing = [name for name in down if checks[name]["critical"]]
     degraded = [name for name in down if not checks[name]["critical"]]
     status = "unavailable" if failing else "degraded" if degraded else "ok"
+    user = getattr(request, "user", None)
+    if not (user is not None and user.is_authenticated and user.is_staff):
+        checks = {name: _public(result) for name, result in checks.items()}
     body = {"status": status, "checks": checks}
     if failing:
         body["failing"] = failing

@@ -62,3 +62,46 @@ def _log_request(request, status: int, started: float) -> None:
         level, "%s %s %s %.1fms", request.method, request.path, status, duration_ms,
         extra={"method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms},
     )
+
+
+class RequestLimitsMiddleware:
+    """414 for a URL over MAX_URL_BYTES, 431 for a header over
+    MAX_HEADER_BYTES or more than MAX_HEADER_COUNT headers, answered as a
+    problem (on `/api/`) with the correlation id. gunicorn's own limits
+    (gunicorn.conf.py) sit above these, so its bare HTML error pages only
+    meet requests far past them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        url_bytes = len(request.META.get("RAW_URI") or request.get_full_path())
+        if url_bytes > settings.MAX_URL_BYTES:
+            return _limit_response(request, 414, f"The URL is {url_bytes} bytes; the limit is "
+                                                 f"{settings.MAX_URL_BYTES}.", "url")
+        headers = [(key, value) for key, value in request.META.items()
+                   if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")]
+        if len(headers) > settings.MAX_HEADER_COUNT:
+            return _limit_response(request, 431, f"The request has {len(headers)} headers; the limit is "
+                                                 f"{settings.MAX_HEADER_COUNT}.", "headers")
+        for key, value in headers:
+            if len(key) + len(value) > settings.MAX_HEADER_BYTES:
+                name = key.removeprefix("HTTP_").replace("_", "-").title()
+                return _limit_response(request, 431, f"The {name} header is over {settings.MAX_HEADER_BYTES} "
+                                                     "bytes.", name)
+        return self.get_response(request)
+
+
+def _limit_response(request, status: int, detail: str, field: str):
+    from django.http import HttpResponse, JsonResponse
+
+    from slo_engine.api.errors import PROBLEM_CONTENT_TYPE, problem_body
+
+    if not request.path.startswith("/api/"):
+        return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+    # The URL itself is what is too long: the problem names the path only.
+    body = problem_body(status_code=status, detail=detail, instance=request.path[:512],
+                        errors=[{"field": field, "message": detail}])
+    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)

@@ -51,6 +51,19 @@ def envfloat(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
 
 
+def envrate(name: str, default: str) -> str:
+    """A rate limit such as `10/min` (per s, sec, m, min, h, hour, d, day)."""
+    value = (os.environ.get(name) or default).strip()
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period.lower() in _RATE_PERIODS):
+        raise ImproperlyConfigured(f"{name} must look like 10/min (a positive count per s, min, hour or day), "
+                                   f"got {value!r}")
+    return value
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
 def envchoice(name: str, default: str, choices: set[str]) -> str:
     value = os.environ.get(name) or default
     if value not in choices:
@@ -99,6 +112,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "slo_engine.middleware.CorrelationIdMiddleware",
+    "slo_engine.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -219,6 +233,14 @@ STORAGES = {
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024, minimum=1024)
+# Query parameters (and form fields) Django parses per request; more is a 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000, minimum=10)
+# Request line and header limits answered by RequestLimitsMiddleware with a
+# problem (414, 431), below gunicorn's own (gunicorn.conf.py), so a client
+# gets problem+json with a correlation id rather than gunicorn's HTML page.
+MAX_URL_BYTES = envint("MAX_URL_BYTES", 8192, minimum=1024)
+MAX_HEADER_BYTES = envint("MAX_HEADER_BYTES", 8190, minimum=1024)
+MAX_HEADER_COUNT = envint("MAX_HEADER_COUNT", 100, minimum=10)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
@@ -228,8 +250,8 @@ if not DEBUG:
 # --- REST framework --------------------------------------------------------
 # Seconds an API key's stored state is cached for authentication (0: never).
 API_KEY_CACHE_SECONDS = envint("API_KEY_CACHE_SECONDS", 30, minimum=0)
-RATE_LIMIT_INGEST = os.environ.get("RATE_LIMIT_INGEST", "10/min")
-RATE_LIMIT_QUERY = os.environ.get("RATE_LIMIT_QUERY", "600/min")
+RATE_LIMIT_INGEST = envrate("RATE_LIMIT_INGEST", "10/min")
+RATE_LIMIT_QUERY = envrate("RATE_LIMIT_QUERY", "600/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -237,10 +259,14 @@ REST_FRAMEWORK = {
         "slo_engine.api.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["slo_engine.api.permissions.HasScopedAccess"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["slo_engine.api.filters.StrictFilterBackend"],
+    # JSON only: any other body is a 415 (and the schema lists only JSON).
+    "DEFAULT_PARSER_CLASSES": ["slo_engine.api.parsers.JSONParser"],
+    # Every API view is throttled, even one that forgets the base class.
+    "DEFAULT_THROTTLE_CLASSES": ["slo_engine.api.throttles.QueryRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "slo_engine.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "slo_engine.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "slo_engine.api.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"ingest": RATE_LIMIT_INGEST, "query": RATE_LIMIT_QUERY},
     "DEFAULT_RENDERER_CLASSES": [
@@ -285,9 +311,17 @@ STALE_EDGE_THRESHOLD_HOURS = envint("STALE_EDGE_THRESHOLD_HOURS", 168, minimum=1
 OTEL_GRAPH_INGEST_INTERVAL_MINUTES = envint("OTEL_GRAPH_INGEST_INTERVAL_MINUTES", 15, minimum=1)
 INGEST_MAX_NODES = envint("INGEST_MAX_NODES", 10_000, minimum=1)
 INGEST_MAX_EDGES = envint("INGEST_MAX_EDGES", 50_000, minimum=1)
+# An ingest `timestamp` older than this is a 422 (a replayed or mistyped
+# payload would otherwise mark fresh edges stale).
+INGEST_MAX_AGE_DAYS = envint("INGEST_MAX_AGE_DAYS", 90, minimum=1)
+# One stored JSON document (a service's metadata, an edge's retry_config), as UTF-8 JSON.
+METADATA_MAX_BYTES = envint("METADATA_MAX_BYTES", 64 * 1024, minimum=1024)
 CYCLE_MAX_LENGTH = envint("CYCLE_MAX_LENGTH", 10, minimum=2)
 CYCLE_MAX_PER_SCC = envint("CYCLE_MAX_PER_SCC", 100, minimum=1)
 RECOMMENDATION_TTL_HOURS = envint("RECOMMENDATION_TTL_HOURS", 24, minimum=1)
+# Superseded and expired recommendations are deleted this long after they
+# stopped being active (the hourly expiry task prunes them).
+RECOMMENDATION_RETENTION_DAYS = envint("RECOMMENDATION_RETENTION_DAYS", 30, minimum=1)
 SLI_AGGREGATE_RETENTION_DAYS = envint("SLI_AGGREGATE_RETENTION_DAYS", 14, minimum=1)
 SLO_WINDOW_DAYS = envint("SLO_WINDOW_DAYS", 28, minimum=1)
 

@@ -4,8 +4,8 @@ illegal one (e.g. acknowledging a resolved alert) is a 409 problem."""
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -15,9 +15,8 @@ from graph.services.cycles import cycle_detection_summary
 from slo_engine.api.errors import Conflict
 from slo_engine.api.pagination import StandardPagination
 from slo_engine.api.permissions import actor_name
-from slo_engine.api.views import problem_responses
-
-_PROBLEM = OpenApiResponse(description="Problem details (application/problem+json)")
+from slo_engine.api.serializers import StrictSerializer
+from slo_engine.api.views import BaseGenericViewSet, problem_responses
 
 
 class CircularDependencyAlertSerializer(serializers.ModelSerializer):
@@ -43,7 +42,7 @@ class CircularDependencyAlertSerializer(serializers.ModelSerializer):
         return len(alert.cycle_path or [])
 
 
-class AcknowledgeSerializer(serializers.Serializer):
+class AcknowledgeSerializer(StrictSerializer):
     acknowledged_by = serializers.CharField(
         required=False, allow_blank=True, max_length=150,
         help_text="Who takes the alert; defaults to the API key or user making the request.",
@@ -51,7 +50,7 @@ class AcknowledgeSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000, default="")
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(StrictSerializer):
     resolution_notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000, default="")
 
 
@@ -115,11 +114,11 @@ class AlertPagination(StandardPagination):
     ),
     retrieve=extend_schema(
         summary="One circular-dependency alert", tags=["circular dependencies"], responses={
-            200: CircularDependencyAlertSerializer, 404: _PROBLEM,
+            200: CircularDependencyAlertSerializer, **problem_responses(404),
         },
     ),
 )
-class CircularDependencyAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CircularDependencyAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseGenericViewSet):
     queryset = CircularDependencyAlert.objects.all()
     serializer_class = CircularDependencyAlertSerializer
     filterset_class = CircularDependencyAlertFilterSet
@@ -129,7 +128,7 @@ class CircularDependencyAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModel
         summary="Acknowledge an open alert",
         description="Records who took it, when, and their notes. Only an open alert can be acknowledged.",
         request=AcknowledgeSerializer,
-        responses={200: CircularDependencyAlertSerializer, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
+        responses={200: CircularDependencyAlertSerializer, **problem_responses(403, 404, 409, 422)},
         tags=["circular dependencies"],
     )
     @action(detail=True, methods=["post"])
@@ -149,7 +148,7 @@ class CircularDependencyAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModel
         description="Records who resolved it (the API key or user), when, and the notes. If detection still "
                     "finds the cycle, it reopens the alert.",
         request=ResolveSerializer,
-        responses={200: CircularDependencyAlertSerializer, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
+        responses={200: CircularDependencyAlertSerializer, **problem_responses(403, 404, 409, 422)},
         tags=["circular dependencies"],
     )
     @action(detail=True, methods=["post"])

@@ -21,6 +21,7 @@ from graph.models import (
 )
 from graph.queries import DIRECTIONS
 from graph.services.ingest import INGEST_MODES
+from slo_engine.api.serializers import JsonDocumentField, QueryBooleanField, QuerySerializer, StrictSerializer
 
 # How far in the future an ingest timestamp may be (clock skew of the sender).
 MAX_TIMESTAMP_SKEW = timedelta(minutes=5)
@@ -42,28 +43,13 @@ class ServiceIdField(serializers.SlugField):
         return value
 
 
-def reject_null_characters(value) -> None:
-    """PostgreSQL cannot store U+0000 in JSON; reject it (keys and strings,
-    at any depth) as bad input instead of failing on write."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and "\x00" in item:
-            raise serializers.ValidationError("Null characters are not allowed.")
-        if isinstance(item, Mapping):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-class IngestNodeSerializer(serializers.Serializer):
+class IngestNodeSerializer(StrictSerializer):
     service_id = ServiceIdField()
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     team = serializers.CharField(max_length=128, allow_null=True, allow_blank=True, required=False)
     criticality = serializers.ChoiceField(choices=ServiceCriticality.choices, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100)
-    metadata = serializers.DictField(required=False, validators=[reject_null_characters])
+    metadata = JsonDocumentField(required=False)
 
     def validate_metadata(self, value: dict) -> dict:
         # The original service's clients name these in metadata; they must be
@@ -79,16 +65,16 @@ class IngestNodeSerializer(serializers.Serializer):
         return value
 
 
-class EdgeAttributesSerializer(serializers.Serializer):
+class EdgeAttributesSerializer(StrictSerializer):
     communication_mode = serializers.ChoiceField(choices=CommunicationMode.choices, default=CommunicationMode.SYNC)
     criticality = serializers.ChoiceField(choices=DependencyCriticality.choices, default=DependencyCriticality.HARD)
     protocol = serializers.CharField(max_length=64, allow_blank=True, default="")
     timeout_ms = serializers.IntegerField(min_value=1, max_value=2_147_483_647, allow_null=True, default=None)
-    retry_config = serializers.DictField(default=dict, validators=[reject_null_characters])
+    retry_config = JsonDocumentField(default=dict)
     confidence_score = serializers.FloatField(min_value=0.0, max_value=1.0, default=1.0)
 
 
-class IngestEdgeSerializer(serializers.Serializer):
+class IngestEdgeSerializer(StrictSerializer):
     source = ServiceIdField()
     target = ServiceIdField()
     attributes = EdgeAttributesSerializer(required=False)
@@ -99,18 +85,28 @@ class IngestEdgeSerializer(serializers.Serializer):
         return attrs
 
 
-class IngestRequestSerializer(serializers.Serializer):
+class IngestRequestSerializer(StrictSerializer):
+    body_required = True
+
     source = serializers.ChoiceField(choices=DiscoverySource.choices, default=DiscoverySource.MANUAL)
     mode = serializers.ChoiceField(choices=[(m, m) for m in INGEST_MODES], default="merge")
-    timestamp = serializers.DateTimeField(required=False, help_text="When the graph was observed (default now).")
+    timestamp = serializers.DateTimeField(
+        required=False, help_text="When the graph was observed (default now); at most INGEST_MAX_AGE_DAYS (default "
+                                  "90) days old and 5 minutes ahead.")
     nodes = IngestNodeSerializer(many=True, required=False)
-    edges = IngestEdgeSerializer(many=True, required=False)
+    edges = IngestEdgeSerializer(many=True, required=False, help_text=(
+        "Required with `mode: replace` (send `[]` to clear the source's edges)."))
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"body": ["Expected a JSON object with `nodes` and/or `edges`."]})
         if "nodes" not in data and "edges" not in data:
             raise serializers.ValidationError({"body": ["The request must contain `nodes` and/or `edges`."]})
+        if data.get("mode") == "replace" and "edges" not in data:
+            # Replace deletes the source's edge records missing from the
+            # payload: an absent key must not mean "delete them all".
+            raise serializers.ValidationError({"edges": [
+                'Required with "mode": "replace"; send "edges": [] to clear this source\'s edges.']})
         # Checked before the items are validated, so an oversized request is
         # turned away cheaply.
         for key, limit in (("nodes", settings.INGEST_MAX_NODES), ("edges", settings.INGEST_MAX_EDGES)):
@@ -122,8 +118,12 @@ class IngestRequestSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_timestamp(self, value):
-        if value > timezone.now() + MAX_TIMESTAMP_SKEW:
+        now = timezone.now()
+        if value > now + MAX_TIMESTAMP_SKEW:
             raise serializers.ValidationError("The timestamp is more than 5 minutes in the future.")
+        if value < now - timedelta(days=settings.INGEST_MAX_AGE_DAYS):
+            raise serializers.ValidationError(
+                f"The timestamp is more than {settings.INGEST_MAX_AGE_DAYS} days old (INGEST_MAX_AGE_DAYS).")
         return value
 
     def ingest_arguments(self) -> dict:
@@ -160,23 +160,16 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ServiceUpdateSerializer(serializers.Serializer):
+class ServiceUpdateSerializer(StrictSerializer):
     """PATCH body: the catalog fields an operator may change."""
+
+    unknown_field_message = "This field cannot be changed or does not exist."
 
     display_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     team = serializers.CharField(max_length=128, allow_null=True, allow_blank=True, required=False)
     criticality = serializers.ChoiceField(choices=ServiceCriticality.choices, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100)
-    metadata = serializers.DictField(required=False, validators=[reject_null_characters])
-
-    def to_internal_value(self, data):
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"body": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({key: ["This field cannot be changed or does not exist."]
-                                               for key in unknown})
-        return super().to_internal_value(data)
+    metadata = JsonDocumentField(required=False)
 
 
 class DependencySerializer(serializers.ModelSerializer):
@@ -193,10 +186,10 @@ class DependencySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SubgraphQuerySerializer(serializers.Serializer):
+class SubgraphQuerySerializer(QuerySerializer):
     direction = serializers.ChoiceField(choices=[(d, d) for d in DIRECTIONS], default="downstream")
     depth = serializers.IntegerField(min_value=1, max_value=10, default=3)
-    include_stale = serializers.BooleanField(default=False)
+    include_stale = QueryBooleanField(default=False)
     min_confidence = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
 
 
@@ -258,8 +251,8 @@ class GraphNodeSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField())
 
 
-class GraphQuerySerializer(serializers.Serializer):
-    include_stale = serializers.BooleanField(default=False)
+class GraphQuerySerializer(QuerySerializer):
+    include_stale = QueryBooleanField(default=False)
 
 
 class GraphSerializer(serializers.Serializer):

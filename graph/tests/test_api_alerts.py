@@ -168,7 +168,8 @@ def test_illegal_transitions_are_409_and_change_nothing(write_client, alerts, st
     alert = alerts[state]
     before = CircularDependencyAlert.objects.filter(pk=alert.pk).values().get()
 
-    response = write_client.post(f"{BASE}{alert.pk}/{operation}", {"notes": "x"}, format="json")
+    body = {"notes": "x"} if operation == "acknowledge" else {"resolution_notes": "x"}
+    response = write_client.post(f"{BASE}{alert.pk}/{operation}", body, format="json")
 
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"

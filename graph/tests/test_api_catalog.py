@@ -55,7 +55,11 @@ def test_service_list_pagination_and_query_count(read_client, catalog, django_as
     # The same page again comes from the cache: only the graph version is read.
     with django_assert_num_queries(1):
         assert read_client.get("/api/v1/services?page_size=10&page=2").json() == body
-    assert len(read_client.get("/api/v1/services?page_size=1000").json()["results"]) == 34
+    assert len(read_client.get("/api/v1/services?page_size=500").json()["results"]) == 34
+    # Over the documented maximum is a 422 naming the parameter, not a silent clamp.
+    too_big = read_client.get("/api/v1/services?page_size=1000")
+    assert too_big.status_code == 422
+    assert [error["field"] for error in too_big.json()["errors"]] == ["page_size"]
 
 
 def test_retire_hides_and_restore_returns(read_client, write_client, catalog):

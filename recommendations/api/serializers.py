@@ -5,15 +5,17 @@ from rest_framework import serializers
 
 from recommendations.exporters import EXPORT_FORMATS, TIERS
 from recommendations.models import RecommendationSliType, SloRecommendation
+from slo_engine.api.serializers import QueryBooleanField, QuerySerializer
 from slo_engine.api.views import ProblemSerializer
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
+class RecommendationQuerySerializer(QuerySerializer):
     sli_type = serializers.ChoiceField(choices=RecommendationSliType.choices, required=False)
-    force_regenerate = serializers.BooleanField(required=False, default=False)
+    force_regenerate = QueryBooleanField(required=False, default=False, help_text=(
+        "Recompute and store now; a write, so it needs a key with the 'write' scope (403 otherwise)."))
 
 
-class ExportQuerySerializer(serializers.Serializer):
+class ExportQuerySerializer(QuerySerializer):
     format = serializers.ChoiceField(choices=EXPORT_FORMATS)
     tier = serializers.ChoiceField(choices=TIERS, required=False, default="balanced")
     sli_type = serializers.ChoiceField(choices=RecommendationSliType.choices, required=False)

@@ -20,7 +20,8 @@ from recommendations.api.serializers import (
 )
 from recommendations.exporters import export_recommendations
 from recommendations.services import InsufficientData, recommendations_current
-from slo_engine.api.errors import ProblemError, UnprocessableEntity
+from slo_engine.api.errors import ProblemError
+from slo_engine.api.permissions import require_write_scope
 from slo_engine.api.views import BaseApiView, ProblemSerializer, problem_responses
 from telemetry.sources import TelemetryError, TelemetryUnavailable
 
@@ -33,20 +34,16 @@ _ERROR_RESPONSES = {
 }
 
 
-def _validated(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    if not serializer.is_valid():
-        raise UnprocessableEntity(serializer.errors)
-    return serializer.validated_data
-
-
 def _current_rows(request, service_id: str, query_serializer) -> tuple[Service, dict, list]:
     """(service, validated query, its active recommendations sorted by SLI),
     what both views serve. Not enough data is a 422 problem carrying the
     data-quality facts; a failing telemetry source is 503 (unreachable) or
     502 (query rejected)."""
+    query = query_serializer.validated(request)
+    if query.get("force_regenerate"):
+        # Regenerating stores new rows: a read key must not grow the table.
+        require_write_scope(request, "force_regenerate=true")
     service = get_object_or_404(Service.objects.active(), service_id=service_id)
-    query = _validated(query_serializer, request)
     try:
         rows = recommendations_current(service=service, force_regenerate=query.get("force_regenerate", False))
     except InsufficientData as exc:
@@ -75,7 +72,7 @@ class ServiceRecommendationsView(BaseApiView):
         responses={200: ServiceRecommendationsSerializer,
                    (422, PROBLEM): OpenApiResponse(InsufficientDataProblemSerializer,
                                         description="Bad query parameter, or not enough data."),
-                   **_ERROR_RESPONSES},
+                   **problem_responses(403), **_ERROR_RESPONSES},
     )
     def get(self, request, service_id: str):
         service, _, rows = _current_rows(request, service_id, RecommendationQuerySerializer)

@@ -105,7 +105,7 @@ def test_regeneration_supersedes_in_one_transaction_and_expiry(demo_graph):
     assert not SloRecommendation.objects.filter(service=service, status="active").exists()
 
 
-def test_api_returns_the_design_shape_and_reuses_active(demo_graph, read_client):
+def test_api_returns_the_design_shape_and_reuses_active(demo_graph, read_client, write_client):
     response = read_client.get(URL.format("checkout"))
     assert response.status_code == 200, response.content
     body = response.json()
@@ -121,7 +121,7 @@ def test_api_returns_the_design_shape_and_reuses_active(demo_graph, read_client)
     again = read_client.get(URL.format("checkout") + "/?sli_type=latency").json()
     assert [r["metric"] for r in again["recommendations"]] == ["latency_p99"]
     assert again["recommendations"][0]["generated_at"] == body["recommendations"][1]["generated_at"]
-    forced = read_client.get(URL.format("checkout") + "?force_regenerate=true").json()
+    forced = write_client.get(URL.format("checkout") + "?force_regenerate=true").json()
     assert forced["recommendations"][0]["generated_at"] != first["generated_at"]
     assert SloRecommendation.objects.filter(service__service_id="checkout", status="superseded").count() == 2
 

@@ -8,8 +8,9 @@ Validation errors of a well-formed body are 422; malformed JSON is 400.
 import logging
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from slo_engine.logging import correlation_id_var
 
 logger = logging.getLogger("slo_engine.api")
+security_logger = logging.getLogger("django.security")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://slo-engine.dev/problems/"
@@ -101,6 +103,28 @@ def problem_response(request, *, status_code: int, detail: str, errors=None, hea
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
+def _too_many_fields_where(request) -> str:
+    """`query` when the query string holds more fields than Django parses,
+    else `body` (a form body: answered 415 by the parser, but a form read
+    elsewhere, e.g. by a CSRF check, can trip the limit first)."""
+    query = request.META.get("QUERY_STRING", "") if request is not None else ""
+    fields = sum(1 for part in query.replace(";", "&").split("&") if part)
+    return "query" if fields > (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS or fields) else "body"
+
+
+def _bad_request(request, exc: SuspiciousOperation) -> exceptions.APIException:
+    """Django's SuspiciousOperation (too many fields, a disallowed host, ...)
+    is the client's fault: a 400, logged like Django logs it."""
+    security_logger.warning("%s: %s", type(exc).__name__, exc)
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        where = _too_many_fields_where(request)
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        message = f"More than {limit} fields (DATA_UPLOAD_MAX_NUMBER_FIELDS)."
+        return ProblemError(400, f"The request has too many {'query parameters' if where == 'query' else 'fields'}; "
+                                 f"the limit is {limit}.", errors=[{"field": where, "message": message}])
+    return ProblemError(400, "The request was refused as suspicious (e.g. a Host not in ALLOWED_HOSTS).")
+
+
 def problem_exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, Http404):
@@ -109,6 +133,8 @@ def problem_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = _bad_request(request, exc)
 
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in API view", extra={"path": getattr(request, "path", "")})

@@ -1,4 +1,4 @@
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 
 from slo_engine.api.authentication import ApiKeyPrincipal
 
@@ -15,9 +15,23 @@ class HasScopedAccess(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS:
             return True
-        if isinstance(user, ApiKeyPrincipal):
-            return user.can_write
-        return bool(user.is_staff)
+        return request_can_write(request)
+
+
+def request_can_write(request) -> bool:
+    """Whether the caller may write: a `write` key or a staff session. For a
+    read that writes (e.g. `force_regenerate=true`), check it in the view."""
+    user = getattr(request, "user", None)
+    if isinstance(user, ApiKeyPrincipal):
+        return user.can_write
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def require_write_scope(request, what: str) -> None:
+    """Raise a 403 problem unless the caller may write; `what` says which
+    part of the request is a write (e.g. "force_regenerate=true")."""
+    if not request_can_write(request):
+        raise exceptions.PermissionDenied(f"{what} writes: it needs an API key with the 'write' scope.")
 
 
 def actor_name(request) -> str:

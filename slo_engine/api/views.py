@@ -1,5 +1,17 @@
-"""Shared behaviour of every API view: rate-limit headers, the request body
-size limit, and problem+json documentation in the OpenAPI schema."""
+"""Shared behaviour of every API view (DESIGN.md section 5).
+
+Every `/api/` endpoint subclasses `BaseApiView` (an APIView) or
+`BaseGenericViewSet` (with DRF's list/retrieve/... mixins). From them and
+the REST_FRAMEWORK settings it gets: API-key/staff authentication, read vs
+write scope (`HasScopedAccess`; a read that writes calls
+`require_write_scope`), the `query` rate limit (set `throttle_classes` or
+`get_throttles` for another) with `X-RateLimit-*` headers, a 413 for bodies
+over DATA_UPLOAD_MAX_MEMORY_SIZE, JSON-only bodies with depth and value
+checks (`slo_engine.api.parsers`), strict pagination and filters, and
+problem+json errors. Bodies use `StrictSerializer`, query strings
+`QuerySerializer` (slo_engine.api.serializers). `test_every_api_view_shares_the_base`
+holds every routed view to this.
+"""
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
@@ -28,24 +40,25 @@ class ProblemSerializer(serializers.Serializer):
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON.",
+    400: "Malformed JSON, or more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS.",
     401: "No valid API key.",
     403: "The API key lacks the 'write' scope.",
     404: "No such resource.",
+    409: "The request conflicts with the resource's current state.",
     413: "The request body is too large.",
-    415: "Unsupported content type.",
+    415: "Unsupported content type: the API accepts application/json only.",
     422: "The request breaks a rule; `errors` names each field.",
     429: "Rate limited; retry after `Retry-After` seconds.",
 }
 
 
 def problem_responses(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
-    """OpenAPI responses for the given error status codes (plus 401 and 429,
-    which every endpoint can answer), as `application/problem+json`."""
+    """OpenAPI responses for the given error status codes (plus 400, 401 and
+    429, which every endpoint can answer), as `application/problem+json`."""
     return {
         (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(response=ProblemSerializer,
                                                       description=_PROBLEM_DESCRIPTIONS[code])
-        for code in sorted({401, 429, *codes})
+        for code in sorted({400, 401, 429, *codes})
     }
 
 

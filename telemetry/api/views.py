@@ -2,12 +2,13 @@
 `GET /api/v1/services/{service_id}/sli-aggregates?sli_type=&time_window=`."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from graph.models import Service
+from slo_engine.api.serializers import QuerySerializer
+from slo_engine.api.views import BaseApiView, problem_responses
 from telemetry.models import SliAggregate, SliType, TimeWindow
 from telemetry.selectors import sli_aggregates_latest
 
@@ -27,30 +28,22 @@ class SliAggregateListSerializer(serializers.Serializer):
     aggregates = SliAggregateSerializer(many=True)
 
 
-class SliAggregateFilterSerializer(serializers.Serializer):
-    sli_type = serializers.ChoiceField(choices=SliType.choices, required=False)
-    time_window = serializers.ChoiceField(choices=TimeWindow.choices, required=False)
+class SliAggregateFilterSerializer(QuerySerializer):
+    sli_type = serializers.ChoiceField(choices=SliType.choices, required=False, help_text="Only this SLI type.")
+    time_window = serializers.ChoiceField(choices=TimeWindow.choices, required=False, help_text="Only this window.")
 
 
-class SliAggregateListView(APIView):
+class SliAggregateListView(BaseApiView):
     """The latest SLI aggregate of each (sli_type, time_window) of a service."""
 
     @extend_schema(
         operation_id="services_sli_aggregates",
-        parameters=[
-            OpenApiParameter("sli_type", str, enum=SliType.values, description="Only this SLI type."),
-            OpenApiParameter("time_window", str, enum=TimeWindow.values, description="Only this window."),
-        ],
-        responses={
-            200: SliAggregateListSerializer,
-            404: OpenApiResponse(description="Unknown service (application/problem+json)"),
-            422: OpenApiResponse(description="Unknown sli_type or time_window (application/problem+json)"),
-        },
+        parameters=[SliAggregateFilterSerializer],
+        responses={200: SliAggregateListSerializer, **problem_responses(404, 422)},
         tags=["telemetry"],
     )
     def get(self, request, service_id: str):
         service = get_object_or_404(Service, service_id=service_id)
-        filters = SliAggregateFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rows = sli_aggregates_latest(service=service, **filters.validated_data)
+        filters = SliAggregateFilterSerializer.validated(request)
+        rows = sli_aggregates_latest(service=service, **filters)
         return Response({"service_id": service.service_id, "aggregates": SliAggregateSerializer(rows, many=True).data})

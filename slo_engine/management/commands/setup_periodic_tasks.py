@@ -32,7 +32,7 @@ def schedules() -> list[Schedule]:
         Schedule("sli-aggregates", "telemetry.tasks.compute_sli_aggregates",
                  "Compute SLI aggregates of every service and window.", every_minutes=60),
         Schedule("recommendation-expiry", "recommendations.tasks.expire_recommendations",
-                 "Expire SLO recommendations past their expiry time.", every_minutes=60),
+                 "Expire SLO recommendations past their expiry time; prune old superseded/expired ones.", every_minutes=60),
         Schedule("cycle-detection", "graph.tasks.detect_cycles",
                  "Detect circular dependencies (also runs after each ingestion).", hour=2, minute=30),
         Schedule("recommendation-batch", "recommendations.tasks.generate_recommendations_batch",
