@@ -170,6 +170,9 @@ def problem_exception_handler(exc, context):
     elif isinstance(exc, exceptions.ParseError):
         detail = str(exc.detail)
         errors = [{"field": "body", "message": detail}]
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        detail = f"{exc.detail} The API accepts application/json only."
+        errors = [{"field": "Content-Type", "message": detail}]
     else:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if isinstance(exc.detail, (dict, list)):

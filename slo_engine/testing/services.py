@@ -8,7 +8,8 @@ loopback ports, and the application itself under gunicorn pointed at them.
 
 Fixtures: `private_redis` (per test), `private_postgres` (per session, with a
 migrated database and two API keys), `app_server` (a factory: start gunicorn
-with extra environment, stopped at teardown), `celery_worker_process` (a
+with extra environment, stopped at teardown; `module_app_server` keeps them
+for the test module), `celery_worker_process` (a
 factory: a `celery worker` subprocess whose pool processes a test may kill).
 """
 
@@ -307,6 +308,16 @@ def _started_processes(make: Callable) -> Iterator[Callable]:
 def app_server() -> Iterator:
     """Factory: `app_server(env={...}, workers=1)` starts gunicorn and returns
     the AppServer; every server started is stopped at teardown."""
+    def make(*, env: dict[str, str], workers: int = 1) -> AppServer:
+        return AppServer(env=app_environment(**env), workers=workers)
+
+    yield from _started_processes(make)
+
+
+@pytest.fixture(scope="module")
+def module_app_server() -> Iterator:
+    """Like `app_server`, but the servers it starts serve the whole test
+    module (one gunicorn start for many requests)."""
     def make(*, env: dict[str, str], workers: int = 1) -> AppServer:
         return AppServer(env=app_environment(**env), workers=workers)
 
