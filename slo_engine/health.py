@@ -24,7 +24,6 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-
 logger = logging.getLogger("slo_engine.health")
 
 # The only details a public probe shows: what kind of part it is, never where.

@@ -11,6 +11,10 @@ import re
 import time
 import uuid
 
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+from slo_engine.api.errors import PROBLEM_CONTENT_TYPE, problem_body
 from slo_engine.logging import correlation_id_var
 
 HEADER = "HTTP_X_CORRELATION_ID"
@@ -75,8 +79,6 @@ class RequestLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.conf import settings
-
         url_bytes = len(request.META.get("RAW_URI") or request.get_full_path())
         if url_bytes > settings.MAX_URL_BYTES:
             return _limit_response(request, 414, f"The URL is {url_bytes} bytes; the limit is "
@@ -95,10 +97,6 @@ class RequestLimitsMiddleware:
 
 
 def _limit_response(request, status: int, detail: str, field: str):
-    from django.http import HttpResponse, JsonResponse
-
-    from slo_engine.api.errors import PROBLEM_CONTENT_TYPE, problem_body
-
     if not request.path.startswith("/api/"):
         return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
     # The URL itself is what is too long: the problem names the path only.

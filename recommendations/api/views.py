@@ -42,7 +42,7 @@ def _current_rows(request, service_id: str, query_serializer) -> tuple[Service, 
     query = query_serializer.validated(request)
     if query.get("force_regenerate"):
         # Regenerating stores new rows: a read key must not grow the table.
-        require_write_scope(request, "force_regenerate=true")
+        require_write_scope(request, field="force_regenerate", what="force_regenerate=true")
     service = get_object_or_404(Service.objects.active(), service_id=service_id)
     try:
         rows = recommendations_current(service=service, force_regenerate=query.get("force_regenerate", False))

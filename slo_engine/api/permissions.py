@@ -1,6 +1,7 @@
-from rest_framework import exceptions, permissions
+from rest_framework import permissions
 
 from slo_engine.api.authentication import ApiKeyPrincipal
+from slo_engine.api.errors import ProblemError
 
 
 class HasScopedAccess(permissions.BasePermission):
@@ -27,11 +28,12 @@ def request_can_write(request) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_staff)
 
 
-def require_write_scope(request, what: str) -> None:
-    """Raise a 403 problem unless the caller may write; `what` says which
-    part of the request is a write (e.g. "force_regenerate=true")."""
+def require_write_scope(request, *, field: str, what: str) -> None:
+    """Raise a 403 problem naming `field` unless the caller may write;
+    `what` says which part of the request is a write."""
     if not request_can_write(request):
-        raise exceptions.PermissionDenied(f"{what} writes: it needs an API key with the 'write' scope.")
+        message = f"{what} writes: it needs an API key with the 'write' scope."
+        raise ProblemError(403, message, errors=[{"field": field, "message": message}])
 
 
 def actor_name(request) -> str:
