@@ -13,6 +13,7 @@ from graph.models import AlertStatus, CircularDependencyAlert
 from graph.services.alerts import AlertTransitionError, alert_acknowledge, alert_resolve, alerts_involving_service
 from graph.services.cycles import cycle_detection_summary
 from slo_engine.api.errors import Conflict
+from slo_engine.api.filters import IntegerFilter
 from slo_engine.api.pagination import StandardPagination
 from slo_engine.api.permissions import actor_name
 from slo_engine.api.serializers import StrictSerializer
@@ -65,8 +66,8 @@ class CircularDependencyAlertFilterSet(django_filters.FilterSet):
 
     status = django_filters.ChoiceFilter(choices=AlertStatus.choices)
     service = django_filters.CharFilter(method="filter_service", label="service_id on the cycle")
-    scc_size_min = django_filters.NumberFilter(field_name="scc_size", lookup_expr="gte")
-    scc_size_max = django_filters.NumberFilter(field_name="scc_size", lookup_expr="lte")
+    scc_size_min = IntegerFilter(field_name="scc_size", lookup_expr="gte")
+    scc_size_max = IntegerFilter(field_name="scc_size", lookup_expr="lte")
 
     class Meta:
         model = CircularDependencyAlert

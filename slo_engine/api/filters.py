@@ -9,6 +9,7 @@ form behaviour (an empty select means "any").
 """
 
 import django_filters
+from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
 
 from slo_engine.api.errors import UnprocessableEntity
@@ -22,6 +23,12 @@ def _filter_value_problem(filter_, value: str) -> str | None:
     if isinstance(filter_, (django_filters.ChoiceFilter, django_filters.NumberFilter)) and value == "":
         return "This parameter may not be empty."
     return None
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole-number filter (NumberFilter takes decimals, the schema says integer)."""
+
+    field_class = forms.IntegerField
 
 
 class StrictFilterBackend(DjangoFilterBackend):

@@ -1,11 +1,14 @@
 """Fuzzing: schemathesis generates requests for every operation of the live
-OpenAPI schema (`/api/schema/`) and sends them, with a write key, to the WSGI
-application; no response may be a 5xx or break the documented schema (status
-code, content type, body).
+OpenAPI schema (`/api/schema/`), valid and invalid ones, and sends them with a
+write key to the WSGI application. Every check schemathesis has runs except
+`use_after_free` (a retired service stays readable by design): no 5xx, the
+status code, content type, headers and body match the schema, invalid data
+is rejected, valid data accepted, missing auth refused.
 
-Bounded for CI: FUZZ_MAX_EXAMPLES examples per operation (default 25), and
-deterministic (the same examples each run, so a red build is reproducible);
-FUZZ_RANDOM=1 explores new examples on each run instead.
+Bounded for `make test`: FUZZ_MAX_EXAMPLES examples per operation (default
+100) and deterministic (the same examples each run, so a red build is
+reproducible). The larger run of the README sets FUZZ_MAX_EXAMPLES=1000
+FUZZ_RANDOM=1 to explore new examples on each run.
 """
 
 import itertools
@@ -15,18 +18,21 @@ import pytest
 import schemathesis
 from django.core.cache import cache
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import response_schema_conformance, use_after_free
 
 from graph.models import RESERVED_SERVICE_IDS
 from graph.tests.factories import CircularDependencyAlertFactory, ServiceDependencyFactory, ServiceFactory
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
+# Valid data may still break a rule no schema can state (a self-loop, a page
+# past the end, too little telemetry for a recommendation): a 422 then is
+# correct. Everything else the default list says stays as it is.
+CONFIG = SchemathesisConfig.from_dict({"checks": {
+    "use_after_free": {"enabled": False},
+    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]},
+}})
 
 
 @pytest.fixture
@@ -67,7 +73,7 @@ def _load_schema():
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+        return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
@@ -89,7 +95,10 @@ def test_api_honours_its_schema_and_never_fails(case, fuzz_world, write_key):
     # `services/dependencies` is the ingest URL (POST only): a reserved word is
     # not a service_id, and other methods there are a correct 405.
     reserved = (case.path_parameters or {}).get("service_id") in RESERVED_SERVICE_IDS
-    if case.path_parameters and (turn % 2 == 0 or reserved):
+    # A case whose invalid part is the path keeps it: it must be rejected.
+    path = case.meta.components.get(ParameterLocation.PATH) if case.meta else None
+    path_is_valid = path is None or not path.mode.is_negative
+    if case.path_parameters and path_is_valid and (turn % 2 == 0 or reserved):
         if "service_id" in case.path_parameters:
             case.path_parameters["service_id"] = fuzz_world["service_ids"][turn % len(fuzz_world["service_ids"])]
         if "id" in case.path_parameters:
@@ -98,15 +107,15 @@ def test_api_honours_its_schema_and_never_fails(case, fuzz_world, write_key):
     cache.clear()
     headers = {"Authorization": f"Api-Key {write_key}"}
     response = case.call(headers=headers)
-    checks = CHECKS
+    excluded = [use_after_free]
     media_type = (response.headers.get("content-type") or [""])[0].split(";")[0]
     if media_type and not media_type.endswith("json"):
         # A text document (the YAML exports) is documented as a string;
         # schemathesis would parse it and compare the parsed object instead.
         # Its status and media type are still checked; its content has the
         # exporters' own tests.
-        checks = [check for check in CHECKS if check is not response_schema_conformance]
-    case.validate_response(response, checks=checks, headers=headers)
+        excluded.append(response_schema_conformance)
+    case.validate_response(response, excluded_checks=excluded, headers=headers)
 
 
 @pytest.mark.django_db
@@ -123,5 +132,5 @@ def test_null_characters_in_json_fields_are_rejected_not_a_server_error(write_cl
     response = write_client.post("/api/v1/services/dependencies", body, format="json")
     assert response.status_code == 422, response.content
     fields = [error["field"] for error in response.json()["errors"]]
-    assert any(field.endswith(("metadata", "retry_config")) for field in fields), fields
+    assert any(".metadata" in field or ".retry_config" in field for field in fields), fields
     assert not Service.objects.filter(service_id__startswith="nul-").exists()
