@@ -58,11 +58,17 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def json_document_check(document, *, max_depth: int = MAX_JSON_DEPTH, path: str = "") -> None:
+def json_document_check(document, *, max_depth: int = MAX_JSON_DEPTH, path: str = "",
+                        check_values: bool = True) -> None:
     """Raise JsonTooDeep when `document` nests deeper than `max_depth`
     levels, or JsonValueInvalid naming the first offending value or key.
     Iterative: safe on any depth. A bad key is named by the object that
-    holds it (the key itself may not be printable)."""
+    holds it (the key itself may not be printable). With `check_values`
+    false only the depth is checked (the parser knows when no value can be
+    bad: no `\\u` escape and no overflowing number in the text)."""
+    if not check_values:
+        _check_depth(document, max_depth)
+        return
     stack = [(document, 1, path)]
     while stack:
         item, depth, where = stack.pop()
@@ -86,6 +92,20 @@ def json_document_check(document, *, max_depth: int = MAX_JSON_DEPTH, path: str 
                     raise JsonValueInvalid(problem, _join(where, index))
         elif problem := _value_problem(item):
             raise JsonValueInvalid(problem, where or "body")
+
+
+def _check_depth(document, max_depth: int) -> None:
+    containers = (dict, list)
+    stack = [(document, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if type(item) not in containers:
+            continue
+        if depth > max_depth:
+            raise JsonTooDeep(f"The JSON document nests deeper than {max_depth} levels.")
+        for value in item.values() if type(item) is dict else item:
+            if type(value) in containers:
+                stack.append((value, depth + 1))
 
 
 def json_document_size(document) -> int:

@@ -14,6 +14,7 @@ typo never silently becomes a default (DESIGN.md section 5, errors).
   number beyond float range.
 """
 
+import sys
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -45,6 +46,9 @@ def json_type_error(field: serializers.Field, value) -> str | None:
         expected, ok = "an integer", isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(field, (serializers.FloatField, serializers.DecimalField)):
         expected, ok = "a number", isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and abs(value) > sys.float_info.max:
+            # A huge integer literal: float() of it raises OverflowError.
+            return "Must be a finite number within the range of a double."
     elif isinstance(field, (serializers.ListField, serializers.ListSerializer, serializers.MultipleChoiceField)):
         expected, ok = "an array", isinstance(value, list)
         child = getattr(field, "child", None)

@@ -159,6 +159,14 @@ def test_numbers_beyond_float_range_are_a_422(server, private_postgres, write, p
     assert snapshot(private_postgres.url) == before
 
 
+def test_an_integer_beyond_float_range_in_a_number_field_is_a_422(server, private_postgres, write):
+    before = snapshot(private_postgres.url)
+    text = ('{"edges": [{"source": "hx-a", "target": "hx-b", "attributes": {"confidence_score": 1' + "0" * 400
+            + "}}]}")
+    assert_problem(post_raw(server, INGEST, text, write), 422, "edges[0].attributes.confidence_score")
+    assert snapshot(private_postgres.url) == before
+
+
 def test_nan_and_infinity_literals_are_malformed_json(server, private_postgres, write):
     before = snapshot(private_postgres.url)
     for literal in ("NaN", "Infinity", "-Infinity"):
