@@ -4,7 +4,8 @@ django-filter skips a filter whose value is empty, and its boolean widgets
 turn anything but `true`/`false` into "no filter": a client that misspells
 a value gets the unfiltered list. On the API a choice, boolean or number
 filter given an empty or unknown value is a 422 naming it, as the schema's
-enum/boolean types say. The pages share the filter sets and keep the lenient
+enum/boolean types say, and so is any filter given more than once (the
+schema says one value; django-filter would silently take the last). The pages share the filter sets and keep the lenient
 form behaviour (an empty select means "any").
 """
 
@@ -37,7 +38,10 @@ class StrictFilterBackend(DjangoFilterBackend):
         if filterset_class is not None:
             errors = {}
             for name, filter_ in filterset_class.base_filters.items():
-                for value in request.query_params.getlist(name):
+                values = request.query_params.getlist(name)
+                if len(values) > 1:
+                    errors[name] = ["Given more than once; the parameter takes one value."]
+                for value in values:
                     problem = _filter_value_problem(filter_, value)
                     if problem:
                         errors[name] = [problem]

@@ -20,7 +20,7 @@ class StandardPagination(PageNumberPagination):
             raise UnprocessableEntity({self.page_query_param: [str(exc.detail)]}) from exc
 
     def get_page_number(self, request, paginator):
-        raw = request.query_params.get(self.page_query_param)
+        raw = self._single(request, self.page_query_param)
         if raw is None:
             return 1
         if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
@@ -28,13 +28,20 @@ class StandardPagination(PageNumberPagination):
         return raw
 
     def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
+        raw = self._single(request, self.page_size_query_param)
         if raw is None:
             return self.page_size
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
             raise UnprocessableEntity(
                 {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]})
         return int(raw)
+
+    @staticmethod
+    def _single(request, name: str) -> str | None:
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise UnprocessableEntity({name: ["Given more than once; the parameter takes one value."]})
+        return values[0] if values else None
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -103,7 +103,8 @@ class QueryBooleanField(serializers.BooleanField):
 class QuerySerializer(serializers.Serializer):
     """Query parameters. Unknown parameters are ignored (caches busters,
     `format`); a known one given empty is an error unless it is free text
-    that may be blank. Use QueryBooleanField for booleans."""
+    that may be blank, and one given twice is an error unless it is a list.
+    Use QueryBooleanField for booleans."""
 
     def to_internal_value(self, data):
         errors = {}
@@ -111,7 +112,9 @@ class QuerySerializer(serializers.Serializer):
             if name not in data:
                 continue
             values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
-            if any(value == "" for value in values) and not getattr(field, "allow_blank", False):
+            if len(values) > 1 and not isinstance(field, (serializers.ListField, serializers.MultipleChoiceField)):
+                errors[name] = ["Given more than once; the parameter takes one value."]
+            elif any(value == "" for value in values) and not getattr(field, "allow_blank", False):
                 errors[name] = ["This parameter may not be empty."]
         if errors:
             raise serializers.ValidationError(errors)
