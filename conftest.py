@@ -10,4 +10,5 @@ pytest_plugins = [
     "slo_engine.testing.prometheus",
     "slo_engine.testing.browser",
     "slo_engine.testing.services",
+    "slo_engine.testing.otlp",
 ]
