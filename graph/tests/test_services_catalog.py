@@ -52,7 +52,7 @@ def test_topology_changes_enqueue_cycle_detection_after_commit(live_celery_worke
     cycle detection walks: the worker's detection task resolves the alert of
     a cycle that is gone and reopens it when the cycle is back."""
     from graph.services.cycles import cycle_alerts_sync
-    from slo_engine.testing.services import wait_until
+    from slo_engine.processes import wait_until
 
     a, b, c = (ServiceFactory(service_id=name) for name in ("a", "b", "c"))
     ServiceDependencyFactory(source=a, target=b)

@@ -409,7 +409,7 @@ print(json.dumps({
 def test_off_without_an_endpoint_no_exporter_thread_and_no_span_code_loaded(private_postgres, app_server):
     import subprocess
 
-    from slo_engine.testing.services import BASE_DIR, PYTHON, app_environment
+    from slo_engine.processes import BASE_DIR, PYTHON, app_environment
 
     env = {"DATABASE_URL": private_postgres.url, "REDIS_URL": "", "OTEL_EXPORTER_OTLP_ENDPOINT": "",
            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "", **NO_BLAS_THREADS}
