@@ -2,6 +2,7 @@
 
 The correlation id of the request that enqueued a task travels in the task's
 headers and is restored around its execution, so the task's log lines carry it.
+Workers log through settings.LOGGING (LOG_FORMAT, LOG_LEVEL), like the web.
 A task that fails for good (retries exhausted, time limit, bug) increments
 `slo_engine_task_failures_total{task=...}`; retries are not failures.
 
@@ -16,6 +17,7 @@ import os
 from celery import Celery
 from celery.signals import (
     before_task_publish,
+    setup_logging,
     task_failure,
     task_postrun,
     task_prerun,
@@ -44,6 +46,18 @@ def _attach_correlation_id(headers=None, **_kwargs):
 
 
 _tokens: dict[str, object] = {}
+
+
+@setup_logging.connect
+def _use_django_logging(**_kwargs):
+    """Workers and beat log like the web processes (settings.LOGGING:
+    LOG_FORMAT and LOG_LEVEL, correlation and trace ids on every line)
+    instead of Celery replacing the root logger's handlers with its own."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 @task_prerun.connect

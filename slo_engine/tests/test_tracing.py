@@ -310,7 +310,7 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
         "OTEL_SERVICE_NAME": "", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
         "OTEL_TRACES_SAMPLER": "parentbased_always_on", **NO_BLAS_THREADS,
     }
-    celery_worker_process(env=env)
+    worker = celery_worker_process(env=env)
     server = app_server(env=env)
     auth = {"Authorization": f"Api-Key {private_postgres.keys['write']}"}
     with httpx.Client(base_url=server.url, timeout=30, headers=auth) as http:
@@ -373,6 +373,14 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
     worker_sql = [s for s in delete_trace if s.kind == "CLIENT" and s.resource == run.resource
                   and "postgresql" in (s.attributes.get("db.system"), s.attributes.get("db.system.name"))]
     assert worker_sql and all(run in _ancestors(s, by_id) for s in worker_sql)
+
+    # The worker's JSON line of the detection carries the trace id and the
+    # correlation id of the request that caused it.
+    worker_lines = [json.loads(line) for line in worker.logs().splitlines() if line.startswith("{")]
+    (detected,) = [r for r in worker_lines if r.get("trace_id") == request.trace_id
+                   and r["message"].startswith("cycle detection:")]
+    assert detected["correlation_id"] == "otel-delete-2"
+    assert detected["span_id"] == worker_detection.span_id
 
     # The request's JSON log line carries the trace id the receiver got.
     server.stop()
