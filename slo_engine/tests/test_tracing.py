@@ -298,13 +298,16 @@ CYCLE_PAYLOAD = {
 
 @pytest.mark.slow
 def test_one_trace_from_the_request_through_its_queries_into_the_worker(
-    private_postgres, private_redis, app_server, celery_worker_process, otlp_receiver,
+    private_postgres, private_redis, app_server, celery_worker_process, otlp_receiver, prometheus_factory,
 ):
     """gunicorn and a prefork Celery worker export to our own OTLP/HTTP
     receiver. The ingest's trace holds its HTTP span, its SQL and the domain
     spans; removing an edge record enqueues cycle detection after the commit,
-    and the worker's task span joins the request's trace."""
+    and the worker's task span joins the request's trace; a recommendation's
+    telemetry read holds the calls to Prometheus."""
+    prometheus = prometheus_factory()
     env = {
+        "TELEMETRY_SOURCE": "prometheus", "PROMETHEUS_URL": prometheus.url, "PROMETHEUS_RETRIES": "0",
         "DATABASE_URL": private_postgres.url, "REDIS_URL": private_redis.url, "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_SERVICE_NAME": "", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
@@ -321,6 +324,9 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
         record = http.get("/api/v1/dependencies/", params={"source": "otel-ledger"}).json()["results"][0]
         removed = http.delete(f"/api/v1/dependencies/{record['id']}", headers={"X-Correlation-ID": "otel-delete-2"})
         assert removed.status_code == 204
+        recommendation = http.get("/api/v1/services/otel-cart/slo-recommendations",
+                                  params={"force_regenerate": "true"}, headers={"X-Correlation-ID": "otel-recs-3"})
+        assert recommendation.status_code == 422  # an empty Prometheus: no history yet
     assert _threads(_gunicorn_worker_pid(server)) == 2  # the one serving, and the exporter's
 
     def server_span(spans, correlation_id):
@@ -333,7 +339,8 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
             s.trace_id == request.trace_id and s.name == "graph.cycles.detect" for s in spans)
 
     spans = otlp_receiver.wait_for(lambda spans: server_span(spans, "otel-ingest-1") is not None
-                                   and delete_trace_complete(spans), what="both traces")
+                                   and server_span(spans, "otel-recs-3") is not None
+                                   and delete_trace_complete(spans), what="the three traces")
 
     # The ingest: HTTP span -> graph.ingest -> SQL and cycle detection, one trace.
     request = server_span(spans, "otel-ingest-1")
@@ -373,6 +380,19 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
     worker_sql = [s for s in delete_trace if s.kind == "CLIENT" and s.resource == run.resource
                   and "postgresql" in (s.attributes.get("db.system"), s.attributes.get("db.system.name"))]
     assert worker_sql and all(run in _ancestors(s, by_id) for s in worker_sql)
+
+    # The recommendation: HTTP span -> generate -> build -> telemetry read ->
+    # the calls to Prometheus (and the 422 recorded on the build).
+    recs_request = server_span(spans, "otel-recs-3")
+    recs_trace = otlp_receiver.trace(recs_request.trace_id)
+    recs_by_id = {s.span_id: s for s in recs_trace}
+    (read,) = [s for s in recs_trace if s.name == "recommendation.telemetry_read"]
+    assert [a.name for a in _ancestors(read, recs_by_id)][:2] == ["recommendation.build", "recommendation.generate"]
+    assert recs_request in _ancestors(read, recs_by_id)
+    assert recs_by_id[read.parent_span_id].status == "ERROR"  # InsufficientData
+    calls = [s for s in recs_trace if s.kind == "CLIENT" and s.parent_span_id == read.span_id]
+    urls = [s.attributes.get("url.full") or s.attributes.get("http.url") or "" for s in calls]
+    assert urls and all(url.startswith(f"{prometheus.url}/api/v1/query") for url in urls), urls
 
     # The worker's JSON line of the detection carries the trace id and the
     # correlation id of the request that caused it.
