@@ -52,12 +52,15 @@ _tokens: dict[str, object] = {}
 def _use_django_logging(**_kwargs):
     """Workers and beat log like the web processes (settings.LOGGING:
     LOG_FORMAT and LOG_LEVEL, correlation and trace ids on every line)
-    instead of Celery replacing the root logger's handlers with its own."""
+    instead of Celery replacing the root logger's handlers with its own.
+    A worker told to leave the root logger alone (worker_hijack_root_logger
+    off, as the in-process test worker is) keeps its host's logging."""
     from logging.config import dictConfig
 
     from django.conf import settings
 
-    dictConfig(settings.LOGGING)
+    if app.conf.worker_hijack_root_logger:
+        dictConfig(settings.LOGGING)
 
 
 @task_prerun.connect
