@@ -131,6 +131,15 @@ NAMING_LOOKBACK = timedelta(days=7)
 _BUCKET_METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\s*(\{[^}]*\})?")
 
 
+def histogram_of(template: str) -> tuple[str, str, float] | None:
+    """(bucket series name, its selector `{...}` or "", ms per unit) of the
+    first histogram a template reads; None when it reads none."""
+    match = _BUCKET_METRIC.search(template)
+    if match is None:
+        return None
+    return f"{match.group(1)}_bucket", match.group(2) or "", latency_scale_of(template)
+
+
 def latency_scale_of(template: str) -> float:
     """The factor that turns the latency unit of a user's template into ms:
     1000 when its histogram is in seconds (`*_seconds_bucket`, Tempo's
@@ -300,7 +309,14 @@ class PrometheusSource:
         now = time.monotonic()
         if cached and cached[0] > now and not refresh:
             return cached[1]
-        names = self.metric_names(tuple(dict.fromkeys(n for naming in NAMINGS for n in naming.metric_names)))
+        try:
+            names = self.metric_names(tuple(dict.fromkeys(n for naming in NAMINGS for n in naming.metric_names)))
+        except TelemetryError:
+            if cached is None:
+                raise
+            # An expired answer beats none while Prometheus is away.
+            logger.warning("span-metric naming at %s not refreshed: Prometheus failed", self.base_url)
+            return cached[1]
         naming = next((n for n in NAMINGS if set(n.metric_names) <= names), None) or next(
             (n for n in NAMINGS if n.calls_metric in names), None)
         _naming_cache[self.base_url] = (now + NAMING_CACHE_SECONDS, naming)
@@ -308,24 +324,26 @@ class PrometheusSource:
             logger.info("span metrics at %s use the %s naming", self.base_url, naming.name)
         return naming
 
-    def templates(self, metadata: dict | None = None) -> dict[str, str]:
+    def templates(self, metadata: dict | None = None, *, detect: bool = True) -> dict[str, str]:
         """The PromQL templates for a service: its `metadata.promql`, then the
-        settings, then the detected naming (the Collector's when none is found)."""
+        settings, then the detected naming (the Collector's when none is found
+        or when not `detect`)."""
         templates = dict(SERVICE_GRAPH_QUERIES)
         overrides = (metadata or {}).get("promql") or {}
         overrides = {k: v for k, v in overrides.items() if isinstance(v, str) and v} if isinstance(
             overrides, dict) else {}
         explicit = {**self.overrides, **overrides}
         if not all(key in explicit for key in SPAN_METRICS_KEYS):
-            templates.update((self.detect_naming() or COLLECTOR_NAMING).templates())
+            naming = self.detect_naming() if detect else None
+            templates.update((naming or COLLECTOR_NAMING).templates())
         templates.update(explicit)
         return templates
 
-    def looked_for(self, metadata: dict | None = None) -> tuple[str, ...]:
+    def looked_for(self, metadata: dict | None = None, *, service_id: str = "$service") -> tuple[str, ...]:
         """What a service with no data was looked up as: the selector its
         calls are counted with, and when nothing is detected the names of
         every producer tried."""
-        total = Template(self.templates(metadata)["total"]).safe_substitute(service="$service")
+        total = Template(self.templates(metadata)["total"]).safe_substitute(service=service_id)
         match = re.search(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}", total)
         looked = [match.group(0) if match else total]
         if "total" not in self.overrides and not ((metadata or {}).get("promql") or {}).get("total") \
@@ -373,7 +391,7 @@ class PrometheusSource:
         bounds = self.latency_bucket_bounds_ms(service_id, window=f"{(end - start).days + 1}d", metadata=metadata)
         if last < first:
             return SliHistory(service_id=service_id, start=start, end=end, days=(), latency_bucket_bounds_ms=bounds,
-                              looked_for=self.looked_for(metadata))
+                              looked_for=self.looked_for(metadata, service_id=service_id))
 
         totals = self._daily_values(self._expression("total", metadata, service=service_id, window="1d"),
                                     start=first, end=last)
@@ -395,7 +413,7 @@ class PrometheusSource:
             days.append(DailySli(day=day, good=total - errors.get(day, 0.0), total=total, latency_ms=percentiles))
         return SliHistory(
             service_id=service_id, start=start, end=end, days=tuple(days), latency_bucket_bounds_ms=bounds,
-            looked_for=() if days else self.looked_for(metadata),
+            looked_for=() if days else self.looked_for(metadata, service_id=service_id),
         )
 
     def latency_bucket_bounds_ms(self, service_id: str, *, window: str, metadata: dict | None = None) -> tuple:

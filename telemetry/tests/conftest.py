@@ -22,15 +22,20 @@ CHECKOUT_LATENCY = {50.0: 30.0, 95.0: 150.0, 99.0: 600.0, 99.9: 1800.0}
 # Service graph: what discovery must find (client, server, connection_type, requests/hour) ...
 LIVE_EDGES = [
     GraphEdge("frontend", "checkout", "", 3600),
-    GraphEdge("checkout", "payment", "", 1200),
+    GraphEdge("checkout", "payment", "", 1200, failure_ratio=0.05),
     GraphEdge("checkout", "shipping", "messaging_system", 600),
     GraphEdge("payment", "payments-db", "database", 2400),
     GraphEdge("cart", "checkout", "", 6),
+    # Databases Tempo and the Collector name by host or address.
+    GraphEdge("cart", "redis.cart.svc.cluster.local", "database", 1800, failure_ratio=0.01),
+    GraphEdge("payment", "10.0.3.7:5432", "database", 900),
 ]
-# ... and what it must not: the ingress, an uninstrumented external peer.
+# Virtual nodes: the ingress (not a service), an uninstrumented external peer
+# named by peer.service (a service, kind external), a peer with no name (skipped).
 VIRTUAL_EDGES = [
     GraphEdge("user", "frontend", "virtual_node", 3600),
-    GraphEdge("checkout", "stripe-api", "virtual_node", 600),
+    GraphEdge("checkout", "api.stripe.com", "virtual_node", 600, failure_ratio=0.2),
+    GraphEdge("checkout", "unknown", "virtual_node", 60),
 ]
 
 
@@ -77,6 +82,7 @@ def telemetry_prometheus(prometheus_factory) -> TelemetryFixture:
             [*LIVE_EDGES, *VIRTUAL_EDGES, GraphEdge("frontend", "legacy", active_until=now - timedelta(hours=3))],
             start=now - timedelta(hours=6),
             end=now,
+            failed_label=True,  # the Collector's shape
         ),
     )
     server = prometheus_factory(text)

@@ -13,6 +13,7 @@ from telemetry.models import SliAggregate, SliType, TimeWindow
 from telemetry.services import (
     confidence_from_requests,
     otel_graph_discover,
+    peer_service_id,
     sli_aggregates_compute,
     sli_aggregates_prune,
 )
@@ -45,16 +46,55 @@ def test_discovery_creates_exactly_the_generated_edges(source):
         ("checkout", "shipping", "async"),  # messaging_system
         ("payment", "payments-db", "sync"),
         ("cart", "checkout", "sync"),
+        ("cart", "redis-cart-svc-cluster-local", "sync"),
+        ("payment", "10-0-3-7-5432", "sync"),
+        ("checkout", "api-stripe-com", "sync"),
     }
-    # The ingress and the uninstrumented peer are not services; the edge that
+    # The ingress and the nameless peer are not services; the edge that
     # stopped 3 hours ago is outside the lookback.
-    assert not Service.objects.filter(service_id__in=["user", "stripe-api", "legacy"]).exists()
+    assert not Service.objects.filter(service_id__in=["user", "unknown", "legacy"]).exists()
     assert Service.objects.get(service_id="payments-db").metadata == {"kind": "database"}
+    assert Service.objects.get(service_id="redis-cart-svc-cluster-local").metadata == {
+        "kind": "database", "peer_name": "redis.cart.svc.cluster.local"}
+    assert Service.objects.get(service_id="10-0-3-7-5432").metadata == {"kind": "database",
+                                                                         "peer_name": "10.0.3.7:5432"}
+    assert Service.objects.get(service_id="api-stripe-com").metadata == {"kind": "external",
+                                                                          "peer_name": "api.stripe.com"}
     assert Service.objects.get(service_id="payment").metadata == {}
-    assert Service.objects.filter(discovered=True).count() == 6
-    assert result.edges_seen == 7 and result.edges_upserted == 5 and result.edges_skipped == 2
-    assert result.databases == ["payments-db"]
-    assert DISCOVERED_EDGES._value.get() - before == 5
+    assert Service.objects.filter(discovered=True).count() == 9
+    assert result.edges_seen == 10 and result.edges_upserted == 8 and result.edges_skipped == 2
+    assert result.databases == ["10-0-3-7-5432", "payments-db", "redis-cart-svc-cluster-local"]
+    assert result.externals == ["api-stripe-com"]
+    assert result.peers_renamed["api.stripe.com"] == "api-stripe-com"
+    assert any("unknown" in warning for warning in result.warnings)
+    assert DISCOVERED_EDGES._value.get() - before == 8
+
+
+def test_discovery_stores_edge_health_summing_the_failed_label(source):
+    otel_graph_discover(source=source, lookback="1h")
+    health = {
+        (s, t): (rate, ratio, observed)
+        for s, t, rate, ratio, observed in ServiceDependency.objects.values_list(
+            "source__service_id", "target__service_id", "request_rate", "failure_ratio", "health_observed_at")
+    }
+    # The Collector-shaped series carry failed="true"/"false": one edge, all requests.
+    rate, ratio, observed = health[("checkout", "payment")]
+    assert rate == pytest.approx(1200 / 3600, rel=0.02)
+    assert ratio == pytest.approx(0.05, abs=0.002)
+    assert observed is not None
+    assert health[("checkout", "api-stripe-com")][1] == pytest.approx(0.2, abs=0.005)
+    assert health[("cart", "redis-cart-svc-cluster-local")][1] == pytest.approx(0.01, abs=0.001)
+    assert health[("frontend", "checkout")][:2] == (pytest.approx(1.0, rel=0.02), 0.0)
+
+
+def test_peer_service_ids_follow_one_rule():
+    assert peer_service_id("payments-db") == "payments-db"
+    assert peer_service_id("redis.cart.svc.cluster.local") == "redis-cart-svc-cluster-local"
+    assert peer_service_id("10.0.3.7:5432") == "10-0-3-7-5432"
+    assert peer_service_id("API.Stripe.com") == "api-stripe-com"
+    long_id = peer_service_id("a." * 100)
+    assert len(long_id) <= 128 and long_id != peer_service_id("a." * 101)
+    assert peer_service_id("...") .startswith("peer-")
 
 
 def test_confidence_rises_with_request_volume(source):
@@ -81,7 +121,7 @@ def test_discovery_is_idempotent_and_leaves_catalog_data_alone(source):
     version = GraphVersion.objects.get(pk=1).version
     otel_graph_discover(source=source, lookback="1h")
 
-    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 5
+    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 8
     # The second run only re-observes: no effective edge changed, so the
     # version (and every cached traversal) is kept.
     assert GraphVersion.objects.get(pk=1).version == version
