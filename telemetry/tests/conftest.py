@@ -9,9 +9,12 @@ import pytest
 from slo_engine.testing.prometheus import (
     DailyTraffic,
     GraphEdge,
+    MeshEdge,
     PrometheusServer,
     ServiceTraffic,
     daily_traffic,
+    istio_openmetrics,
+    linkerd_openmetrics,
     openmetrics_document,
     service_graph_openmetrics,
     span_metrics_openmetrics,
@@ -89,3 +92,34 @@ def telemetry_prometheus(prometheus_factory) -> TelemetryFixture:
     return TelemetryFixture(
         server=server, now=now, first_day=first_day, last_full_day=today - timedelta(days=1), traffic=traffic
     )
+
+
+# A second Prometheus: a Tempo-shaped service graph (no `failed` label; a
+# peer-named virtual client, the ingress on Tempo), Istio and Linkerd.
+TEMPO_GRAPH_EDGES = [
+    GraphEdge("web", "orders", "", 3600, failure_ratio=0.1),
+    GraphEdge("orders", "orders-db", "database", 1800),
+    GraphEdge("mobile-app", "web", "virtual_node", 3600),
+]
+ISTIO_EDGES = [
+    MeshEdge("productpage", "reviews", requests_per_hour=3600, failure_ratio=0.02),
+    MeshEdge("reviews", "ratings", requests_per_hour=1800, failure_ratio=0.25),
+    MeshEdge("productpage", "details", requests_per_hour=3600),
+    MeshEdge("reviews", "mysql", tcp=True),
+    MeshEdge("unknown", "productpage", requests_per_hour=3600),
+]
+LINKERD_EDGES = [
+    MeshEdge("web", "books", namespace="booksapp", requests_per_hour=7200, failure_ratio=0.1),
+    MeshEdge("books", "authors", namespace="booksapp", requests_per_hour=3600, failure_ratio=0.0),
+]
+
+
+@pytest.fixture(scope="session")
+def mesh_prometheus(prometheus_factory) -> PrometheusServer:
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(hours=3)
+    return prometheus_factory(openmetrics_document(
+        service_graph_openmetrics(TEMPO_GRAPH_EDGES, start=start, end=now),
+        istio_openmetrics(ISTIO_EDGES, start=start, end=now),
+        linkerd_openmetrics(LINKERD_EDGES, start=start, end=now),
+    ))
