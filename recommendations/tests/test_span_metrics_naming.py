@@ -11,13 +11,6 @@ import requests
 import yaml
 
 from graph.tests.factories import ServiceFactory
-from slo_engine.testing.prometheus import (
-    DEFAULT_LATENCY_BUCKETS_MS,
-    ServiceTraffic,
-    daily_traffic,
-    openmetrics_document,
-    span_metrics_openmetrics,
-)
 from telemetry.sources.prometheus import PrometheusSource
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.django_db]
@@ -31,22 +24,23 @@ EXPECTED_NAMING = {"collector": "otel_collector", "collector_seconds": "otel_col
 
 
 @pytest.fixture(scope="module", params=NAMINGS)
-def producer(request, prometheus_factory):
+def producer(request, prometheus_factory, openmetrics):
     now = datetime.now(UTC)
     start = now.date() - timedelta(days=30)
-    days = daily_traffic(start=start, days=30, total=86_400, availability=RATIOS)
-    days = [type(d)(day=d.day, total=d.total, errors=d.errors,
-                    latency_ms={50.0: 30.0, 99.0: P99_MS[i]}) for i, d in enumerate(days)]
-    text = openmetrics_document(
-        span_metrics_openmetrics([ServiceTraffic("checkout", days)], end=now, naming=request.param))
+    days = openmetrics.daily_traffic(start=start, days=30, total=86_400, availability=RATIOS)
+    days = [openmetrics.DailyTraffic(day=d.day, total=d.total, errors=d.errors,
+                                     latency_ms={50.0: 30.0, 99.0: P99_MS[i]}) for i, d in enumerate(days)]
+    text = openmetrics.openmetrics_document(openmetrics.span_metrics_openmetrics(
+        [openmetrics.ServiceTraffic("checkout", days)], end=now, naming=request.param))
     return request.param, prometheus_factory(text)
 
 
-def _bucket_above(value: float) -> float:
-    return min(b for b in DEFAULT_LATENCY_BUCKETS_MS if b >= value)
+@pytest.fixture
+def bucket_above(openmetrics):
+    return lambda value: min(b for b in openmetrics.DEFAULT_LATENCY_BUCKETS_MS if b >= value)
 
 
-def test_recommendations_and_exports_without_configuration(producer, settings, read_client, client):
+def test_recommendations_and_exports_without_configuration(producer, settings, read_client, client, bucket_above):
     naming, prometheus = producer
     settings.TELEMETRY_SOURCE = "prometheus"
     settings.PROMETHEUS_URL = prometheus.url
@@ -63,7 +57,7 @@ def test_recommendations_and_exports_without_configuration(producer, settings, r
     truth = {"conservative": max(P99_MS), "aggressive": ordered[len(ordered) // 2]}
     for tier, value in truth.items():
         threshold = latency["tiers"][tier]["threshold_ms"]
-        assert value <= threshold <= _bucket_above(value), (naming, tier, threshold)
+        assert value <= threshold <= bucket_above(value), (naming, tier, threshold)
 
     # The health probe names what was detected.
     telemetry = client.get("/health/ready").json()["checks"]["telemetry"]
