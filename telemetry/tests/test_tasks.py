@@ -8,7 +8,7 @@ from graph.models import ServiceDependency
 from graph.tests.factories import ServiceFactory
 from slo_engine.metrics import TASK_FAILURES
 from telemetry.models import SliAggregate
-from telemetry.tasks import compute_sli_aggregates, discover_otel_graph
+from telemetry.tasks import compute_sli_aggregates, discover_mesh_graph, discover_otel_graph
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -72,3 +72,8 @@ def test_stopped_prometheus_gives_a_retried_task_then_a_recorded_failure(
     assert f"Prometheus at {server.url} is unavailable" in record.result
     assert TASK_FAILURES.labels(task="telemetry.tasks.discover_otel_graph")._value.get() == failures_before + 1
     assert not ServiceDependency.objects.exists()
+
+
+def test_mesh_discovery_task_does_nothing_while_off(settings):
+    settings.MESH_DISCOVERY = "off"
+    assert discover_mesh_graph.apply().get()["edges_seen"] == 0
