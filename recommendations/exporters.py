@@ -44,6 +44,14 @@ _NOT_RFC1123 = re.compile(r"[^a-z0-9]+")
 _LABEL_VALUE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$")
 
 
+class ExportError(ValueError):
+    """A recommendation cannot be written in the format asked for; `field` names the cause."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class BurnRateWindow:
     long: str
@@ -71,7 +79,8 @@ def promql_templates(service: Service) -> dict[str, str]:
     """The PromQL templates the telemetry source uses for this service. With
     the demo source, or Prometheus unreachable and its naming never seen,
     the Collector's naming stands in."""
-    source = PrometheusSource(base_url=settings.PROMETHEUS_URL, timeout=settings.PROMETHEUS_TIMEOUT_SECONDS,
+    # A short timeout: an export waits on Prometheus only for a naming it has not seen yet.
+    source = PrometheusSource(base_url=settings.PROMETHEUS_URL, timeout=min(settings.PROMETHEUS_TIMEOUT_SECONDS, 2.0),
                               retries=0)
     detect = settings.TELEMETRY_SOURCE == "prometheus"
     try:
@@ -100,7 +109,8 @@ def event_queries(recommendation: SloRecommendation, tier: str) -> tuple[str, st
         return f"({total}) - ({errors})", errors, total
     histogram = histogram_of(templates["latency"]) or histogram_of(templates["latency_buckets"])
     if histogram is None:
-        raise ValueError(f"{service.service_id}: the latency query names no histogram (*_bucket) to count from")
+        raise ExportError(f"{service.service_id}: its latency query names no histogram (*_bucket) to count "
+                          "requests under the threshold from", field="metadata.promql.latency")
     metric, selector, scale = histogram
     labels = Template(selector.strip("{}")).safe_substitute(service=service.service_id)
     prefix = f"{labels}," if labels.strip() else ""
