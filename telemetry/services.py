@@ -98,7 +98,10 @@ def peer_service_id(name: str) -> str:
 
 @dataclass
 class _Pair:
-    requests: float = 0.0
+    """What one discovery run saw of one (client, server) pair; `requests` is
+    None for a mesh TCP edge (bytes, not requests)."""
+
+    requests: float | None = 0.0
     failed: float = 0.0
     window_seconds: float = 0.0
     all_messaging: bool = True

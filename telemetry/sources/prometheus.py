@@ -123,7 +123,6 @@ SERVICE_GRAPH_QUERIES: dict[str, str] = {
     ),
 }
 
-DEFAULT_PROMQL: dict[str, str] = {**COLLECTOR_NAMING.templates(), **SERVICE_GRAPH_QUERIES}
 SPAN_METRICS_KEYS = ("total", "errors", "latency", "latency_buckets")
 # Span metrics older than this do not decide the naming.
 NAMING_LOOKBACK = timedelta(days=7)
@@ -346,8 +345,9 @@ class PrometheusSource:
         total = Template(self.templates(metadata)["total"]).safe_substitute(service=service_id)
         match = re.search(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}", total)
         looked = [match.group(0) if match else total]
-        if "total" not in self.overrides and not ((metadata or {}).get("promql") or {}).get("total") \
-                and self.detect_naming() is None:
+        promql = (metadata or {}).get("promql")
+        total_given = "total" in self.overrides or (isinstance(promql, dict) and bool(promql.get("total")))
+        if not total_given and self.detect_naming() is None:
             looked.extend(name for naming in NAMINGS for name in naming.metric_names
                           if name not in looked[0])
         return tuple(dict.fromkeys(looked))
@@ -468,6 +468,7 @@ class PrometheusSource:
         """Edges of the OTel service graph with requests in the trailing
         `lookback`, with their failed requests (0 when the pair has no
         failure series)."""
+        window_seconds = duration_seconds(lookback)
         failed: dict[tuple[str, str, str], float] = {}
         for item in self.query(self._expression("service_graph_failed", None, window=lookback)):
             labels = item.get("metric", {})
@@ -489,7 +490,7 @@ class PrometheusSource:
                     connection_type=key[2],
                     request_count=value,
                     failed_count=min(failed.get(key, 0.0), value),
-                    window_seconds=duration_seconds(lookback),
+                    window_seconds=window_seconds,
                 )
             )
         return sorted(edges, key=lambda edge: (edge.client, edge.server, edge.connection_type))
