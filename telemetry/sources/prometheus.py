@@ -110,6 +110,13 @@ NAMINGS: tuple[SpanMetricsNaming, ...] = (COLLECTOR_NAMING, COLLECTOR_SECONDS_NA
 NAMING_CACHE_SECONDS = 300.0
 _naming_cache: dict[str, tuple[float, SpanMetricsNaming | None]] = {}
 
+
+
+def naming_cache_clear() -> None:
+    """Forget every detected naming (the next query of each server asks again)."""
+    _naming_cache.clear()
+
+
 SERVICE_GRAPH_QUERIES: dict[str, str] = {
     # The Collector adds a `failed` label to every series; summing by the pair
     # (without it) folds both halves into one edge.
