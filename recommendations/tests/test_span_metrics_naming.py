@@ -113,3 +113,18 @@ def test_nothing_detected_lists_every_name_tried(prometheus_factory):
     for name in ("traces_span_metrics_calls_total", "traces_spanmetrics_calls_total",
                  "traces_spanmetrics_latency_bucket", "traces_span_metrics_duration_seconds_bucket"):
         assert any(name in item for item in looked_for), name
+
+
+def test_overrides_in_seconds_are_read_in_ms_too(producer):
+    naming, prometheus = producer
+    detected = PrometheusSource(base_url=prometheus.url, timeout=5, retries=0)
+    # The same queries given as settings (what PROMQL_* users write), no detection involved.
+    explicit = PrometheusSource(base_url=prometheus.url, timeout=5, retries=0,
+                                promql=detected.templates())
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    for source in (detected, explicit):
+        history = source.daily_history("checkout", start=end - timedelta(days=6), end=end)
+        assert 400.0 in history.latency_bucket_bounds_ms, naming
+        for day in history.days:
+            assert day.latency_ms[99.0] == pytest.approx(P99_MS[(day.day - (end - timedelta(days=29))).days],
+                                                         abs=0.01), (naming, day.day)
