@@ -413,6 +413,37 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
     assert access["trace_sampled"] is True
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("pool", ["threads", "solo"])
+def test_workers_without_child_processes_trace_their_tasks(pool, private_postgres, private_redis,
+                                                            celery_worker_process, otlp_receiver):
+    """The threads and solo pools run tasks in the worker process itself:
+    tracing is set up there (worker_init), and a task enqueued inside a
+    traced operation runs in its trace."""
+    from slo_engine.processes import app_environment, run_in_app
+
+    env = {"DATABASE_URL": private_postgres.url, "REDIS_URL": private_redis.url,
+           "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    worker = celery_worker_process(env=env, pool=pool)
+    run_in_app(
+        "from slo_engine import tracing\n"
+        "from graph.tasks import detect_cycles\n"
+        "tracing.configure_tracing()\n"
+        f"with tracing.span('test.enqueue', {{'test.pool': '{pool}'}}):\n"
+        "    detect_cycles.delay()\n"
+        "tracing.shutdown_tracing()\n",
+        env=app_environment(**env),
+    )
+    spans = otlp_receiver.wait_for(lambda spans: any(s.name == "graph.cycles.detect" for s in spans),
+                                   what=f"the {pool} worker's detection span")
+    (root,) = [s for s in spans if s.name == "test.enqueue"]
+    (run,) = [s for s in spans if s.kind == "CONSUMER"]
+    (detection,) = [s for s in spans if s.name == "graph.cycles.detect"]
+    assert run.trace_id == root.trace_id == detection.trace_id
+    assert detection.parent_span_id == run.span_id
+    assert run.resource["process.pid"] == worker.process.pid  # no child process: the worker itself
+
+
 _OFF_PROBE = """
 import json, sys, threading
 from django.test import Client
