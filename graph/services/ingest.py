@@ -34,6 +34,7 @@ from django.utils import timezone
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
 from graph.queries import dependency_records_reobserve, dependency_records_upsert, graph_tables_analyze
 from graph.selectors import cycles_current, graph_version_current, graph_version_publish
+from graph.signals import services_created
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
 from slo_engine.tracing import span_attributes, traced
 
@@ -342,6 +343,9 @@ def graph_ingest(
             removed = 0
             if mode == "replace":
                 removed = _remove_missing(source=source, services=services, edge_values=edge_values)
+            if created:
+                created_ids = list(created)
+                transaction.on_commit(lambda: services_created.send(sender=graph_ingest, service_ids=created_ids))
             if created or catalog_changed or records_written or removed:
                 version = graph_version_bump()
                 if joins_topology or removed:

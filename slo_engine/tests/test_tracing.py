@@ -301,10 +301,11 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
     private_postgres, private_redis, app_server, celery_worker_process, otlp_receiver, prometheus_factory,
 ):
     """gunicorn and a prefork Celery worker export to our own OTLP/HTTP
-    receiver. The ingest's trace holds its HTTP span, its SQL and the domain
-    spans; removing an edge record enqueues cycle detection after the commit,
-    and the worker's task span joins the request's trace; a recommendation's
-    telemetry read holds the calls to Prometheus."""
+    receiver. The ingest's trace holds its HTTP span, its SQL, the domain
+    spans and the worker's run of the task it enqueued after commit; removing
+    an edge record enqueues cycle detection after the commit, and the worker's
+    task span joins the request's trace; a recommendation's telemetry read
+    holds the calls to Prometheus."""
     prometheus = prometheus_factory()
     env = {
         "TELEMETRY_SOURCE": "prometheus", "PROMETHEUS_URL": prometheus.url, "PROMETHEUS_RETRIES": "0",
@@ -338,7 +339,11 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
         return request is not None and any(
             s.trace_id == request.trace_id and s.name == "graph.cycles.detect" for s in spans)
 
-    spans = otlp_receiver.wait_for(lambda spans: server_span(spans, "otel-ingest-1") is not None
+    def ingest_trace_complete(spans) -> bool:
+        request = server_span(spans, "otel-ingest-1")
+        return request is not None and any(s.trace_id == request.trace_id and s.kind == "CONSUMER" for s in spans)
+
+    spans = otlp_receiver.wait_for(lambda spans: ingest_trace_complete(spans)
                                    and server_span(spans, "otel-recs-3") is not None
                                    and delete_trace_complete(spans), what="the three traces")
 
@@ -362,6 +367,16 @@ def test_one_trace_from_the_request_through_its_queries_into_the_worker(
     (detection,) = [s for s in ingest_trace if s.name == "graph.cycles.detect"]
     assert detection.parent_span_id == ingest_span.span_id
     assert detection.attributes["graph.cycles.found"] >= 1
+    # After the commit, the ingest enqueues the new services' SLI aggregates;
+    # the worker's run of that task is part of the request's trace.
+    (publish,) = [s for s in ingest_trace if s.kind == "PRODUCER"]
+    (run,) = [s for s in ingest_trace if s.kind == "CONSUMER"]
+    assert "telemetry.tasks.compute_sli_aggregates" in publish.name
+    assert "telemetry.tasks.compute_sli_aggregates" in run.name
+    assert request in _ancestors(publish, by_id)
+    assert run.parent_span_id == publish.span_id
+    assert run.resource["process.pid"] != request.resource["process.pid"]
+    assert run.attributes["correlation_id"] == "otel-ingest-1"
 
     # The delete: HTTP span -> publish -> the worker's run of the task.
     request = server_span(spans, "otel-delete-2")
