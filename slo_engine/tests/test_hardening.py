@@ -199,7 +199,7 @@ def test_public_readiness_names_no_host_url_or_error(client, caplog):
     for secret in ("127.0.0.1", "redis://", "probe-user", "s3cret", "Error", "refused", "test_slo_engine"):
         assert secret not in text, secret
     for check in body["checks"].values():
-        assert set(check) <= {"status", "critical", "latency_ms", "vendor", "backend", "mode", "source", "naming"}
+        assert set(check) <= {"status", "critical", "latency_ms", "vendor", "backend", "mode", "source", "span_metrics"}
     # The detail goes to the log.
     assert any("broker" in record.getMessage() and "Error" in record.getMessage() for record in caplog.records)
 
