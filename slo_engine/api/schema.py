@@ -5,6 +5,9 @@ Imported by SloEngineConfig.ready() to register the extensions."""
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
+from slo_engine.api.serializers import StrictSerializer
+from slo_engine.api.views import problem_responses
+
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "slo_engine.api.authentication.ApiKeyAuthentication"
@@ -43,8 +46,6 @@ class AutoSchema(openapi.AutoSchema):
     """
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
-        from slo_engine.api.serializers import StrictSerializer
-
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictSerializer):
             schema["additionalProperties"] = False
@@ -57,8 +58,6 @@ class AutoSchema(openapi.AutoSchema):
         return body
 
     def _get_response_bodies(self, direction="response"):
-        from slo_engine.api.views import problem_responses
-
         responses = super()._get_response_bodies(direction)
         codes = {400, 401, 429}
         if self.method not in ("GET", "HEAD", "OPTIONS"):
