@@ -199,8 +199,14 @@ class FleetPredictive:
         return self.service_only.plugin_windows
 
     def quantile(self, probability: float) -> float:
-        """Availability that the next window falls below with `probability`."""
-        return 1.0 - float(np.quantile(self.window_errors, 1.0 - probability))
+        """Availability that the next window falls below with `probability`
+        (linear interpolation between the sorted draws, as np.quantile, without
+        sorting them again)."""
+        position = (1.0 - probability) * (self.window_errors.size - 1)
+        below = int(position)
+        above = min(below + 1, self.window_errors.size - 1)
+        low, high = float(self.window_errors[below]), float(self.window_errors[above])
+        return 1.0 - (low + (high - low) * (position - below))
 
     def breach_probability(self, target: float) -> float:
         """P(next window's availability < target): the share of draws whose
@@ -245,11 +251,13 @@ def fleet_predictive(good: np.ndarray, total: np.ndarray, *, window_days: int, s
         normal_errors = np.full(draws, math.exp(normal.log_mean))
     chance = rng.beta(posterior.incident_alpha, posterior.incident_beta, size=draws)
     bad_days = rng.binomial(window_days, chance)
-    severity = (posterior.severity_mean + posterior.severity_sd * rng.standard_normal(size=(draws, 1))
-                + posterior.severity_within_sd * rng.standard_normal(size=(draws, window_days)))
-    bad_errors = np.minimum(np.exp(split.center + severity), 1.0)
-    bad_errors[np.arange(window_days) >= bad_days[:, None]] = 0.0
-    errors = ((window_days - bad_days) * np.minimum(normal_errors, 1.0) + bad_errors.sum(axis=1)) / window_days
+    # Only the bad days drawn get a severity (a few per draw, not W): each
+    # draw's own mean severity, plus the spread between its bad days.
+    service_severity = posterior.severity_mean + posterior.severity_sd * rng.standard_normal(size=draws)
+    owner = np.repeat(np.arange(draws), bad_days)
+    severity = service_severity[owner] + posterior.severity_within_sd * rng.standard_normal(size=owner.size)
+    bad_errors = np.bincount(owner, weights=np.minimum(np.exp(split.center + severity), 1.0), minlength=draws)
+    errors = ((window_days - bad_days) * np.minimum(normal_errors, 1.0) + bad_errors) / window_days
     return FleetPredictive(service_only=service_only, normal=normal, window_errors=np.sort(errors),
                            incidents_seen=split.incidents)
 

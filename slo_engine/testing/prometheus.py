@@ -34,7 +34,10 @@ span-metrics and service-graph connectors (what the product queries):
   exactly the requested percentiles.
 * `service_graph_openmetrics`: `traces_service_graph_request_total` for a
   topology, at a constant request rate per edge over [start, end] (or until the
-  edge's `active_until`).
+  edge's `active_until`); with an edge's `failure_ratio`, also
+  `traces_service_graph_request_failed_total`, and with `failed_label` both
+  counters carry the Collector's `failed` label (requests split into
+  `failed="false"` and `failed="true"` series).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ DAY_SECONDS = 86_400
 CALLS = "traces_span_metrics_calls"
 DURATION = "traces_span_metrics_duration_milliseconds"
 SERVICE_GRAPH_REQUESTS = "traces_service_graph_request"
+SERVICE_GRAPH_FAILED = "traces_service_graph_request_failed"
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ class GraphEdge:
     requests_per_hour: float = 600.0
     # The edge has no traffic after this instant (None: until the end).
     active_until: datetime | None = None
+    # Share of the edge's requests that failed (the failed counter is written when > 0).
+    failure_ratio: float = 0.0
+    # Write the OpenTelemetry Collector's `failed` label on both counters.
+    failed_label: bool = False
 
 
 def _labels(**labels: str) -> str:
@@ -272,16 +280,31 @@ def span_metrics_openmetrics(
 def service_graph_openmetrics(
     edges: Iterable[GraphEdge], *, start: datetime, end: datetime, step_seconds: int = 60
 ) -> str:
-    """OpenMetrics family (without `# EOF`) of service-graph request counters
-    over [start, end]; an edge stops counting at its `active_until`."""
-    lines = [f"# TYPE {SERVICE_GRAPH_REQUESTS} counter"]
+    """OpenMetrics families (without `# EOF`) of service-graph request (and,
+    for edges with failures, failed-request) counters over [start, end]; an
+    edge stops counting at its `active_until`."""
+    edges = list(edges)
+    requests = [f"# TYPE {SERVICE_GRAPH_REQUESTS} counter"]
+    failed = [f"# TYPE {SERVICE_GRAPH_FAILED} counter"]
     for edge in edges:
-        rendered = _labels(client=edge.client, server=edge.server, connection_type=edge.connection_type)
+        pair = {"client": edge.client, "server": edge.server, "connection_type": edge.connection_type}
         rate = edge.requests_per_hour / 3600.0
         stop = min(end, edge.active_until) if edge.active_until else end
-        for t in _timestamps(start, stop, step_seconds):
-            lines.append(f"{SERVICE_GRAPH_REQUESTS}_total{rendered} {rate * (t - start.timestamp()):.6f} {t:.3f}")
-    return "\n".join(lines) + "\n"
+        if edge.failed_label:
+            request_series = [(_labels(**pair, failed="false"), rate * (1 - edge.failure_ratio)),
+                              (_labels(**pair, failed="true"), rate * edge.failure_ratio)]
+        else:
+            request_series = [(_labels(**pair), rate)]
+        failed_series = []
+        if edge.failure_ratio > 0:
+            rendered = _labels(**pair, failed="true") if edge.failed_label else _labels(**pair)
+            failed_series = [(rendered, rate * edge.failure_ratio)]
+        for lines, series in ((requests, request_series), (failed, failed_series)):
+            for rendered, per_second in series:
+                for t in _timestamps(start, stop, step_seconds):
+                    lines.append(f"{lines[0].split()[2]}_total{rendered} {per_second * (t - start.timestamp()):.6f} "
+                                 f"{t:.3f}")
+    return "\n".join(requests + (failed if len(failed) > 1 else [])) + "\n"
 
 
 def openmetrics_document(*families: str) -> str:

@@ -172,3 +172,40 @@ def test_5xx_after_all_retries_is_unavailable(flaky_server):
     with pytest.raises(TelemetryUnavailable, match="HTTP 503: unavailable: starting"):
         source.query("up")
     assert _Flaky.calls == 2
+
+
+@pytest.fixture(scope="module")
+def edge_prometheus(prometheus_factory):
+    """Ten days of service-graph counters ending at the last midnight: the
+    Collector's style (a `failed` label on both counters) for one pair,
+    Tempo's (no label) for another, and a pair that never failed."""
+    from datetime import UTC, datetime
+
+    from slo_engine.testing.prometheus import GraphEdge, openmetrics_document, service_graph_openmetrics
+
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    edges = [
+        GraphEdge("checkout", "payment", "", 3600, failure_ratio=0.002, failed_label=True),
+        GraphEdge("frontend", "payment", "", 7200, failure_ratio=0.0065),
+        GraphEdge("frontend", "checkout", "", 1800),
+    ]
+    text = openmetrics_document(service_graph_openmetrics(edges, start=midnight - timedelta(days=10), end=midnight,
+                                                          step_seconds=900))
+    return prometheus_factory(text), midnight
+
+
+def test_edge_traffic_sums_the_failed_label_away(edge_prometheus):
+    server, midnight = edge_prometheus
+    source = PrometheusSource(base_url=server.url, timeout=5, retries=0)
+    last_day = (midnight - timedelta(days=1)).date()
+    edges = {(e.client, e.server): e for e in source.edge_traffic(start=last_day - timedelta(days=9), end=last_day)}
+    assert set(edges) == {("checkout", "payment"), ("frontend", "payment"), ("frontend", "checkout")}
+    # One edge per pair however many `failed` series it has.
+    assert edges[("checkout", "payment")].requests == pytest.approx(3600 * 240, rel=1e-6)
+    assert edges[("checkout", "payment")].availability == pytest.approx(0.998, abs=1e-9)
+    assert edges[("frontend", "payment")].availability == pytest.approx(0.9935, abs=1e-9)
+    assert edges[("frontend", "checkout")].failed == 0 and edges[("frontend", "checkout")].availability == 1.0
+    # A span of days before the counters existed has no edges.
+    assert source.edge_traffic(start=last_day - timedelta(days=40), end=last_day - timedelta(days=31)) == []
+    with pytest.raises(ValueError):
+        source.edge_traffic(start=last_day, end=last_day - timedelta(days=1))
