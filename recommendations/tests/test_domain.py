@@ -9,7 +9,6 @@ from recommendations.domain.availability import (
     availability_tiers,
     fleet_predictive,
     historical_breaches,
-    predictive_distribution,
 )
 from recommendations.domain.backtest import walk_forward, window_starts
 from recommendations.domain.composite import (
@@ -26,11 +25,11 @@ from recommendations.domain.fleet_prior import (
     service_posterior,
     split_days,
 )
-from recommendations.tests.simulated_fleet import ServiceProcess, incident_heavy_fleet
 from recommendations.domain.latency import latency_tiers, timeout_warnings
 from recommendations.domain.quality import clean_daily_events, data_quality, is_cold_start
 from recommendations.domain.rounding import round_target_down, round_threshold_up
 from recommendations.domain.studentt import t_cdf, t_ppf
+from recommendations.tests.simulated_fleet import ServiceProcess, incident_heavy_fleet
 
 
 def _history(seed: int, days: int, rate: float = 1e-3, sigma: float = 0.4, traffic: float = 1e5):

@@ -95,10 +95,15 @@ _WINDOW_DAYS = {"1h": 1, "1d": 1, "7d": 7, "28d": 28, "90d": 90}
 _MASK64 = (1 << 64) - 1
 
 
-HARD_SYNC_DEPENDENCIES: dict[str, tuple[str, ...]] = {}
-for _source, _target, _mode, _criticality, _protocol in DEMO_TOPOLOGY_EDGES:
-    if _mode == "sync" and _criticality == "hard":
-        HARD_SYNC_DEPENDENCIES[_source] = (*HARD_SYNC_DEPENDENCIES.get(_source, ()), _target)
+@functools.cache
+def hard_sync_dependencies() -> dict[str, tuple[str, ...]]:
+    """client -> the servers it depends on hard and synchronously, in the
+    demo topology (the edges along which failures propagate)."""
+    dependencies: dict[str, tuple[str, ...]] = {}
+    for source, target, mode, criticality, _protocol in demo_topology_edges():
+        if mode == "sync" and criticality == "hard":
+            dependencies[source] = (*dependencies.get(source, ()), target)
+    return dependencies
 
 
 def edge_call_share(client: str, server: str) -> float:
@@ -199,7 +204,7 @@ class DemoSource:
         rate = profile.error_rate * np.exp(sigma * _normals(seed, ordinals, 1) - sigma * sigma / 2.0)
         incidents = _uniforms(seed, ordinals, 3) < profile.incident_chance
         rate = rate + incidents * profile.error_rate * 6.0 * _uniforms(seed, ordinals, 4)
-        for dependency in HARD_SYNC_DEPENDENCIES.get(service_id, ()):
+        for dependency in hard_sync_dependencies().get(service_id, ()):
             rate = rate + edge_call_share(service_id, dependency) * self._edge_failure_rates(
                 service_id, dependency, ordinals)
         return np.minimum(rate, 1.0)
@@ -295,7 +300,7 @@ class DemoSource:
             return []
         ordinals = np.arange(start.toordinal(), last.toordinal() + 1, dtype=np.int64)
         edges = []
-        for client, servers in sorted(HARD_SYNC_DEPENDENCIES.items()):
+        for client, servers in sorted(hard_sync_dependencies().items()):
             first = self._first_day(client)
             if first is None:
                 continue

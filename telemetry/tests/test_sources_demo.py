@@ -88,13 +88,13 @@ def test_service_graph_edges_are_the_demo_topology():
 
 
 def test_edge_traffic_is_the_calls_behind_the_callers_failures():
-    from telemetry.sources.demo import HARD_SYNC_DEPENDENCIES, edge_call_share
+    from telemetry.sources.demo import edge_call_share, hard_sync_dependencies
 
     source = DemoSource(last_day=TODAY)
     start = TODAY - timedelta(days=29)
     edges = {(e.client, e.server): e for e in source.edge_traffic(start=start, end=TODAY)}
     # Every hard sync pair of the topology (each client has data in the span).
-    assert set(edges) == {(c, s) for c, servers in HARD_SYNC_DEPENDENCIES.items() for s in servers}
+    assert set(edges) == {(c, s) for c, servers in hard_sync_dependencies().items() for s in servers}
     assert ("checkout", "kafka") not in edges and ("frontend", "ad") not in edges  # async, soft
     checkout_total = sum(d.total for d in _month(source, "checkout").days)
     payment = edges[("checkout", "payment")]
@@ -105,7 +105,8 @@ def test_edge_traffic_is_the_calls_behind_the_callers_failures():
     dependency_failed = sum(e.failed for (client, _), e in edges.items() if client == "checkout")
     assert 0 < dependency_failed < checkout_failed
     # shipping passes on every failure of quote: the edge fails as quote does.
-    quote = sum(d.total - d.good for d in _month(source, "quote").days) / sum(d.total for d in _month(source, "quote").days)
+    quote_days = _month(source, "quote").days
+    quote = sum(d.total - d.good for d in quote_days) / sum(d.total for d in quote_days)
     assert 1 - edges[("shipping", "quote")].availability == pytest.approx(quote, rel=0.05)
     # Nothing after the last day with data; the same numbers from any process.
     assert source.edge_traffic(start=TODAY + timedelta(days=1), end=TODAY + timedelta(days=5)) == []

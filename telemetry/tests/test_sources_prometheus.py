@@ -175,22 +175,20 @@ def test_5xx_after_all_retries_is_unavailable(flaky_server):
 
 
 @pytest.fixture(scope="module")
-def edge_prometheus(prometheus_factory):
+def edge_prometheus(prometheus_factory, openmetrics):
     """Ten days of service-graph counters ending at the last midnight: the
     Collector's style (a `failed` label on both counters) for one pair,
     Tempo's (no label) for another, and a pair that never failed."""
     from datetime import UTC, datetime
 
-    from slo_engine.testing.prometheus import GraphEdge, openmetrics_document, service_graph_openmetrics
-
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     edges = [
-        GraphEdge("checkout", "payment", "", 3600, failure_ratio=0.002, failed_label=True),
-        GraphEdge("frontend", "payment", "", 7200, failure_ratio=0.0065),
-        GraphEdge("frontend", "checkout", "", 1800),
+        openmetrics.GraphEdge("checkout", "payment", "", 3600, failure_ratio=0.002, failed_label=True),
+        openmetrics.GraphEdge("frontend", "payment", "", 7200, failure_ratio=0.0065),
+        openmetrics.GraphEdge("frontend", "checkout", "", 1800),
     ]
-    text = openmetrics_document(service_graph_openmetrics(edges, start=midnight - timedelta(days=10), end=midnight,
-                                                          step_seconds=900))
+    text = openmetrics.openmetrics_document(openmetrics.service_graph_openmetrics(
+        edges, start=midnight - timedelta(days=10), end=midnight, step_seconds=900))
     return prometheus_factory(text), midnight
 
 
