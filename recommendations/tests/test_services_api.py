@@ -16,7 +16,12 @@ from django.utils import timezone
 from graph.models import Service
 from graph.services.ingest import graph_ingest
 from recommendations.models import SloRecommendation
-from recommendations.services import InsufficientData, recommendations_expire, recommendations_generate
+from recommendations.services import (
+    InsufficientData,
+    fleet_prior_refit,
+    recommendations_expire,
+    recommendations_generate,
+)
 from telemetry.sources.demo import DemoSource
 
 pytestmark = pytest.mark.django_db
@@ -48,23 +53,36 @@ def test_steady_service_gets_availability_and_latency(demo_graph):
     # product-catalog, shipping, quote, valkey-cart and astronomy-db (no data).
     assert {d["service_id"] for d in impact["dependencies"]} == {
         "cart", "currency", "payment", "product-catalog", "shipping", "quote", "valkey-cart", "astronomy-db"}
-    for tier in tiers.values():
-        assert tier["target"] <= impact["composite_availability_bound"]
+    # checkout did better than the product of its hard dependencies: their
+    # failures are absorbed, so the bound does not cap its tiers.
+    observed = availability.explanation["observed_availability"]
+    assert observed > impact["composite_availability_bound"]
+    assert impact["binding"] is False
+    assert impact["absorbed_failure_share"] == pytest.approx(
+        1 - (1 - observed) / (1 - impact["composite_availability_bound"]), abs=1e-5)
+    assert tiers["aggressive"]["target"] > impact["composite_availability_bound"]
     attributions = availability.explanation["feature_attributions"]
-    gap = availability.explanation["observed_availability"] - tiers["balanced"]["target"]
-    assert sum(a["contribution"] for a in attributions) == pytest.approx(gap, abs=1e-7)
+    gap = observed - tiers["balanced"]["target"]
+    assert abs(sum(a["contribution"] for a in attributions) - gap) <= 1e-12
+    assert next(a for a in attributions if a["feature"] == "dependency_cap")["contribution"] == pytest.approx(
+        0, abs=1e-12)
     source = DemoSource()
     assert latency.tiers["balanced"]["threshold_ms"] in source.daily_history(
         "checkout", start=source.today, end=source.today).latency_bucket_bounds_ms
 
 
 def test_greedy_external_dependency_is_flagged(demo_graph):
+    fleet_prior_refit(source=DemoSource())  # as the daily batch does first
     availability = recommendations_generate(service=_service("shipping"), source=DemoSource())[0]
     quote = next(d for d in availability.explanation["dependency_impact"]["dependencies"]
                  if d["service_id"] == "quote")
     assert quote["budget_share"] > 0.5
     assert "over_half_of_budget" in quote["flags"]
     assert availability.explanation["dependency_impact"]["bottleneck_service"] == "quote"
+    # shipping fails whenever quote does and never did better than it: the bound binds.
+    assert availability.explanation["dependency_impact"]["binding"] is True
+    assert all(t["target"] <= availability.explanation["dependency_impact"]["composite_availability_bound"]
+               for t in availability.tiers.values())
 
 
 def test_cold_start_uses_90_days_and_seven_days_is_enough(demo_graph):
