@@ -470,7 +470,9 @@ def backtest_run(*, source: TelemetrySource | None = None, now: datetime | None 
                  step_days: int = DEFAULT_STEP_DAYS, history_days: int = BACKTEST_HISTORY_DAYS,
                  service_id: str | None = None, progress=None) -> RecommendationBacktest:
     """Walk forward over the stored history of the active services (the last
-    `history_days` complete days), store the result and return it. With
+    `history_days` complete days; in a fleet larger than
+    FLEET_PRIOR_MAX_SERVICES, the same fixed sample the prior is fitted on),
+    store the result and return it. With
     `service_id`, only that service's windows are evaluated (the prior is
     still fitted on the fleet). `progress(message)` reports what is done.
     The dependency cap is not applied: the backtest measures the model."""
