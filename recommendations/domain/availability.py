@@ -16,6 +16,12 @@ A plug-in bootstrap (step 2 straight from the history) is over-confident and
 fails calibration; it is kept only to split the explanation into
 "day-to-day variance" and "estimate uncertainty". Everything is vectorised
 over replicates: one numpy gather per level, no Python loop over resamples.
+
+That bootstrap only knows the days it has seen. The tiers are read from
+`fleet_predictive`: the bootstrap of the service's normal days mixed with
+bad days drawn from the fleet prior updated by the service's own bad days
+(recommendations/domain/fleet_prior.py), so a quiet month does not hide the
+incidents a process like this one has every few weeks.
 Pure numpy: no Django.
 """
 
@@ -26,7 +32,7 @@ import numpy as np
 
 from recommendations.domain.fleet_prior import DEFAULT_FLEET_PRIOR, FleetPriorParams, service_posterior, split_days
 from recommendations.domain.rounding import round_target_down
-from recommendations.domain.studentt import t_cdf, t_ppf
+from recommendations.domain.studentt import t_ppf
 
 # Tier -> quantile of the predictive distribution (= stated breach probability).
 TIER_QUANTILES: dict[str, float] = {"conservative": 0.01, "balanced": 0.05, "aggressive": 0.20}
@@ -81,15 +87,6 @@ class PredictiveDistribution:
         if self.log_sd <= 0:
             return 1.0 - math.exp(self.log_mean)
         return 1.0 - math.exp(self.log_mean + self.log_sd * t_ppf(1.0 - probability, self.df))
-
-    def breach_probability(self, target: float) -> float:
-        """P(next window's availability < target)."""
-        budget = 1.0 - target
-        if budget <= 0:
-            return 1.0
-        if self.log_sd <= 0:
-            return 1.0 if math.log(budget) < self.log_mean else 0.0
-        return 1.0 - t_cdf((math.log(budget) - self.log_mean) / self.log_sd, self.df)
 
 
 def predictive_distribution(good: np.ndarray, total: np.ndarray, *, window_days: int, seed: int,
