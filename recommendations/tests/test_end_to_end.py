@@ -30,13 +30,13 @@ def prometheus(prometheus_factory, openmetrics):
     # service graph says so); frontend's calls take the rest of the failures.
     payment = openmetrics.daily_traffic(start=today - timedelta(days=30), days=30, total=57_600, availability=0.995)
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
-    edges = [openmetrics.GraphEdge("checkout", "payment", "", 1200, failure_ratio=0.002, failed_label=True),
-             openmetrics.GraphEdge("frontend", "payment", "", 1200, failure_ratio=0.008, failed_label=True)]
+    edges = [openmetrics.GraphEdge("checkout", "payment", "", 1200, failure_ratio=0.002),
+             openmetrics.GraphEdge("frontend", "payment", "", 1200, failure_ratio=0.008)]
     return prometheus_factory(openmetrics.openmetrics_document(
         openmetrics.span_metrics_openmetrics([openmetrics.ServiceTraffic("checkout", days),
                                               openmetrics.ServiceTraffic("payment", payment)], end=now),
         openmetrics.service_graph_openmetrics(edges, start=midnight - timedelta(days=31), end=now,
-                                              step_seconds=3600)))
+                                              step_seconds=3600, failed_label=True)))
 
 
 @pytest.mark.prometheus
@@ -64,7 +64,7 @@ def test_prometheus_history_to_recommendation_and_export(prometheus, settings, r
     assert [d["metadata"]["name"] for d in documents] == ["checkout-availability", "checkout-latency-p99"]
     assert documents[0]["spec"]["objectives"][0]["target"] == balanced["target"]
     good = documents[1]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]
-    assert 'le="800"' in good["metricSource"]["spec"]["query"]
+    assert 'le=~"800|800\\\\.0"' in good["metricSource"]["spec"]["query"]
 
 
 @pytest.mark.prometheus

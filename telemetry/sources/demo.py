@@ -272,7 +272,8 @@ class DemoSource:
     def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
         """The demo topology's edges with request counts for the lookback
         (`15m`, `1h`, `2d`, ...); messaging and database edges typed as the
-        OTel service graph types them."""
+        OTel service graph types them. Hard sync edges carry their failed
+        calls at the last day's failure rate (the edge health of `edge_traffic`)."""
         match = re.fullmatch(r"(\d+)([smhd])", lookback)
         if not match:
             raise ValueError(f"bad lookback {lookback!r}; expected e.g. 15m, 1h, 7d")
@@ -286,8 +287,13 @@ class DemoSource:
             else:
                 connection_type = ""
             calls = _profile(source).traffic * seconds / 86400.0 * 0.3
+            failed = 0.0
+            if target in hard_sync_dependencies().get(source, ()):
+                last_day = np.array([self.today.toordinal()], dtype=np.int64)
+                failed = calls * float(self._edge_failure_rates(source, target, last_day)[0])
             edges.append(ObservedEdge(client=source, server=target, connection_type=connection_type,
-                                      request_count=round(calls, 3)))
+                                      request_count=round(calls, 3), failed_count=round(failed, 3),
+                                      window_seconds=float(seconds)))
         return edges
 
     def edge_traffic(self, *, start: date, end: date) -> list[EdgeTraffic]:

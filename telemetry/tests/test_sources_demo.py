@@ -117,3 +117,14 @@ def test_history_reaches_back_120_days_for_the_backtest():
     source = DemoSource(last_day=TODAY)
     history = source.daily_history("checkout", start=TODAY - timedelta(days=179), end=TODAY)
     assert len(history.days) == 180
+
+
+def test_discovered_hard_sync_edges_carry_the_failures_of_their_calls():
+    source = DemoSource(last_day=TODAY)
+    edges = {(e.client, e.server): e for e in source.service_graph_edges(lookback="1h")}
+    day = {(e.client, e.server): e for e in source.edge_traffic(start=TODAY, end=TODAY)}
+    shipping_quote = edges[("shipping", "quote")]
+    assert shipping_quote.window_seconds == 3600
+    assert shipping_quote.failed_count / shipping_quote.request_count == pytest.approx(
+        1 - day[("shipping", "quote")].availability, rel=0.01)
+    assert edges[("frontend", "ad")].failed_count == 0  # soft: no failure model

@@ -2,7 +2,7 @@
 
 import http.server
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -174,21 +174,46 @@ def test_5xx_after_all_retries_is_unavailable(flaky_server):
     assert _Flaky.calls == 2
 
 
+def test_naming_is_detected_once_and_trusted_while_prometheus_is_away(prometheus_factory, openmetrics):
+    from telemetry.sources.prometheus import COLLECTOR_NAMING, TEMPO_NAMING, naming_cache_clear
+
+    now = datetime.now(UTC)
+    days = openmetrics.daily_traffic(start=now.date() - timedelta(days=2), days=3)
+    server = prometheus_factory(openmetrics.openmetrics_document(openmetrics.span_metrics_openmetrics(
+        [openmetrics.ServiceTraffic("orders", days)], end=now, naming="tempo")))
+    source = PrometheusSource(base_url=server.url, timeout=2, retries=0)
+    try:
+        assert source.detect_naming() == TEMPO_NAMING
+        assert 'traces_spanmetrics_calls_total{service="$service"' in source.templates()["total"]
+        server.stop()
+        # Cached per process: no question to the (stopped) server.
+        assert PrometheusSource(base_url=server.url, timeout=2, retries=0).detect_naming() == TEMPO_NAMING
+        # An expired answer is still used while Prometheus is away.
+        assert source.detect_naming(refresh=True) == TEMPO_NAMING
+        naming_cache_clear()
+        with pytest.raises(TelemetryUnavailable):
+            source.detect_naming()
+        # Settings and per-service queries need no detection at all.
+        explicit = PrometheusSource(base_url=server.url, timeout=2, retries=0, promql={
+            key: template for key, template in COLLECTOR_NAMING.templates().items()})
+        assert explicit.templates()["total"].startswith("sum(increase(traces_span_metrics_calls_total")
+    finally:
+        naming_cache_clear()
+
+
 @pytest.fixture(scope="module")
 def edge_prometheus(prometheus_factory, openmetrics):
-    """Ten days of service-graph counters ending at the last midnight: the
-    Collector's style (a `failed` label on both counters) for one pair,
-    Tempo's (no label) for another, and a pair that never failed."""
-    from datetime import UTC, datetime
-
+    """Ten days of service-graph counters ending at the last midnight, in
+    the Collector's shape (request series split by a `failed` label), one
+    pair that never failed."""
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     edges = [
-        openmetrics.GraphEdge("checkout", "payment", "", 3600, failure_ratio=0.002, failed_label=True),
+        openmetrics.GraphEdge("checkout", "payment", "", 3600, failure_ratio=0.002),
         openmetrics.GraphEdge("frontend", "payment", "", 7200, failure_ratio=0.0065),
         openmetrics.GraphEdge("frontend", "checkout", "", 1800),
     ]
     text = openmetrics.openmetrics_document(openmetrics.service_graph_openmetrics(
-        edges, start=midnight - timedelta(days=10), end=midnight, step_seconds=900))
+        edges, start=midnight - timedelta(days=10), end=midnight, step_seconds=900, failed_label=True))
     return prometheus_factory(text), midnight
 
 
@@ -207,3 +232,4 @@ def test_edge_traffic_sums_the_failed_label_away(edge_prometheus):
     assert source.edge_traffic(start=last_day - timedelta(days=40), end=last_day - timedelta(days=31)) == []
     with pytest.raises(ValueError):
         source.edge_traffic(start=last_day, end=last_day - timedelta(days=1))
+
