@@ -23,7 +23,6 @@ from recommendations.domain.backtest import DEFAULT_STEP_DAYS, walk_forward
 from recommendations.domain.composite import HardDependencyGraph, bound_binds, dependency_impact
 from recommendations.domain.explain import availability_summary, feature_attributions
 from recommendations.domain.fleet_prior import (
-    DEFAULT_FLEET_PRIOR,
     MIN_SERVICES,
     FleetPriorParams,
     fit_fleet_prior,
@@ -99,10 +98,11 @@ class BatchContext:
                 (u, v) for u, v, data in self.graph.edges(data=True) if data["edge"].is_hard_sync)
         return self._hard
 
-    def fleet_prior(self) -> FleetPriorParams:
+    def fleet_prior(self, source: TelemetrySource) -> FleetPriorParams:
+        """The stored prior; before the first one is stored, one fitted now
+        (and stored once the fleet is big enough: see fleet_prior_ensure)."""
         if self.prior is None:
-            stored = fleet_prior_current()
-            self.prior = FleetPriorParams.from_dict(stored.parameters) if stored else DEFAULT_FLEET_PRIOR
+            self.prior = fleet_prior_ensure(source=source)
         return self.prior
 
     def edges(self, source: TelemetrySource, *, start: date, end: date) -> dict[tuple[str, str], float]:
@@ -326,7 +326,7 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
 
     tiers, explanation = _availability_recommendation(
         service_id=service.service_id, clean=clean, quality=quality, window_days=window_days,
-        ceiling=ceiling, basis=basis, seed=seed, prior=context.fleet_prior())
+        ceiling=ceiling, basis=basis, seed=seed, prior=context.fleet_prior(source))
     lookback_start = datetime.combine(end - timedelta(days=lookback_days - 1), datetime.min.time(), tzinfo=UTC)
     lookback_end = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     common = {"service": service, "window_days": window_days, "data_quality": quality,
@@ -432,6 +432,21 @@ def _prior_sample(services: list[Service], limit: int) -> list[Service]:
     return sorted(services, key=lambda s: service_seed(s.service_id))[:limit]
 
 
+def fleet_prior_ensure(*, source: TelemetrySource) -> FleetPriorParams:
+    """The latest stored prior. Before the first batch has stored one, fit
+    it now; store it when at least MIN_SERVICES services have data (a
+    smaller fleet uses the default, and asks again next time)."""
+    stored = fleet_prior_current()
+    if stored is not None:
+        return FleetPriorParams.from_dict(stored.parameters)
+    params, services_used = _fit_fleet_prior(source=source, now=timezone.now(),
+                                             max_services=FLEET_PRIOR_MAX_SERVICES)
+    if services_used >= MIN_SERVICES:
+        FleetPrior.objects.create(parameters=params.as_dict(), services_used=services_used, is_default=False,
+                                  fitted_at=timezone.now())
+    return params
+
+
 def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | None = None,
                       max_services: int = FLEET_PRIOR_MAX_SERVICES) -> FleetPrior:
     """Fit the fleet prior on the last 30 complete days of every active
@@ -440,6 +455,16 @@ def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | 
     fails are left out; fewer than MIN_SERVICES with data store the default."""
     source = source or get_telemetry_source()
     now = now or timezone.now()
+    params, services_used = _fit_fleet_prior(source=source, now=now, max_services=max_services)
+    row = FleetPrior.objects.create(parameters=params.as_dict(), services_used=services_used,
+                                    is_default=services_used < MIN_SERVICES, fitted_at=now)
+    logger.info("fleet prior fitted on %d services: %s", services_used, params.as_dict(),
+                extra={"services": services_used})
+    return row
+
+
+def _fit_fleet_prior(*, source: TelemetrySource, now: datetime, max_services: int) -> tuple[FleetPriorParams, int]:
+    """(prior, services with data it saw) over the last 30 complete days."""
     end = _last_complete_day(now)
     start = end - timedelta(days=DEFAULT_LOOKBACK_DAYS - 1)
     splits = []
@@ -452,12 +477,7 @@ def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | 
         clean = clean_daily_events(*_events(history))
         if clean.total.size >= MIN_DAYS:
             splits.append(split_days(clean.good, clean.total))
-    params = fit_fleet_prior(splits)
-    row = FleetPrior.objects.create(parameters=params.as_dict(), services_used=len(splits),
-                                    is_default=len(splits) < MIN_SERVICES, fitted_at=now)
-    logger.info("fleet prior fitted on %d services: %s", len(splits), params.as_dict(),
-                extra={"services": len(splits)})
-    return row
+    return fit_fleet_prior(splits), len(splits)
 
 
 def _calendar_arrays(history: SliHistory, start: date, days: int) -> tuple[np.ndarray, np.ndarray]:

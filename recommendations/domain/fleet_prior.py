@@ -32,6 +32,8 @@ INCIDENT_ROBUST_SIGMAS = 3.0
 MIN_OVERDISPERSION = 0.005
 MAX_OVERDISPERSION = 0.5
 MIN_SEVERITY_SD = 0.25
+# Weight (in bad days) of the default severity in the fitted one.
+SEVERITY_PRIOR_INCIDENTS = 10
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,13 @@ class FleetPriorParams:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
-# The documented default (fewer than MIN_SERVICES services with data): a bad
-# day every 30 days on average, services differing widely (alpha + beta = 10,
-# worth ten days of a service's own history), a bad day ten times a typical
-# day (log factor 2.3, spread 1 between services and 0.6 between incidents).
+# The documented default (fewer than MIN_SERVICES services with data), on
+# the cautious side: a bad day every three weeks on average, services
+# differing widely (alpha + beta = 10.5, worth about ten days of a service's
+# own history), a bad day twenty times a typical day (log factor 3.0, spread
+# 1 between services and 0.6 between incidents).
 DEFAULT_FLEET_PRIOR = FleetPriorParams(
-    incident_alpha=1.0 / 3.0, incident_beta=29.0 / 3.0, severity_mean=math.log(10.0),
+    incident_alpha=0.5, incident_beta=10.0, severity_mean=math.log(20.0),
     severity_between_sd=1.0, severity_within_sd=0.6,
 )
 
@@ -117,8 +120,9 @@ def split_days(good: np.ndarray, total: np.ndarray) -> DaySplit:
 
 def fit_fleet_prior(splits: Iterable[DaySplit]) -> FleetPriorParams:
     """Fit the prior over the fleet's day splits (one per service with data);
-    the default below MIN_SERVICES services, and the default's severity when
-    the fleet has seen fewer than MIN_SERVICES bad days."""
+    the default below MIN_SERVICES services. The severity's mean leans on the
+    default's while the fleet has seen few bad days, its spreads are the
+    default's below MIN_SERVICES bad days."""
     splits = [s for s in splits if s.days > 0]
     if len(splits) < MIN_SERVICES:
         return DEFAULT_FLEET_PRIOR
@@ -150,8 +154,13 @@ def _fit_severity(per_service: list[np.ndarray]) -> dict:
     """Mean log factor of bad days, its spread between services and between
     one service's bad days (one-way random effects, moments)."""
     pooled = np.concatenate(per_service) if per_service else np.array([])
+    # The fleet's mean severity, shrunk towards the default's as if the
+    # default had been seen SEVERITY_PRIOR_INCIDENTS times: a handful of bad
+    # days moves it a little, hundreds decide it.
+    mean = ((float(pooled.sum()) + SEVERITY_PRIOR_INCIDENTS * DEFAULT_FLEET_PRIOR.severity_mean)
+            / (pooled.size + SEVERITY_PRIOR_INCIDENTS))
     if pooled.size < MIN_SERVICES:
-        return {"severity_mean": DEFAULT_FLEET_PRIOR.severity_mean,
+        return {"severity_mean": mean,
                 "severity_between_sd": DEFAULT_FLEET_PRIOR.severity_between_sd,
                 "severity_within_sd": DEFAULT_FLEET_PRIOR.severity_within_sd}
     repeated = [s for s in per_service if s.size >= 2]
@@ -162,7 +171,7 @@ def _fit_severity(per_service: list[np.ndarray]) -> dict:
     means = np.array([s.mean() for s in per_service])
     counts = np.array([s.size for s in per_service], dtype=float)
     between_var = float(means.var()) - within_var * float(np.mean(1.0 / counts))
-    return {"severity_mean": float(pooled.mean()),
+    return {"severity_mean": mean,
             "severity_between_sd": max(math.sqrt(max(between_var, 0.0)), MIN_SEVERITY_SD),
             "severity_within_sd": max(math.sqrt(within_var), MIN_SEVERITY_SD)}
 

@@ -212,7 +212,7 @@ def test_default_prior_below_twenty_services():
     rng = np.random.default_rng(1)
     few = [split_days(*p.days(rng, (30,))) for p in incident_heavy_fleet(rng, 19)]
     assert fit_fleet_prior(few) == DEFAULT_FLEET_PRIOR
-    assert DEFAULT_FLEET_PRIOR.incident_chance == pytest.approx(1 / 30)
+    assert DEFAULT_FLEET_PRIOR.incident_chance == pytest.approx(1 / 21)
 
 
 def test_long_history_leans_on_itself_short_on_the_fleet():

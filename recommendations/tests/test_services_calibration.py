@@ -140,3 +140,20 @@ def test_backtest_of_one_service_and_bad_arguments(demo_graph):
     with pytest.raises(CommandError):
         call_command("backtest_recommendations", "--step-days", "0", stdout=StringIO())
     assert RecommendationBacktest.objects.count() == 1
+
+
+def test_before_the_first_batch_the_first_recommendation_fits_the_prior(demo_graph, read_client):
+    response = read_client.get("/api/v1/services/checkout/slo-recommendations")
+    assert response.status_code == 200
+    stored = FleetPrior.objects.get()
+    assert stored.services_used == 26 and not stored.is_default
+    assert response.json()["recommendations"][0]["explanation"]["fleet_prior"]["services"] == 26
+
+
+def test_a_small_fleet_without_a_stored_prior_uses_the_default_and_stores_nothing(demo_graph):
+    Service.objects.exclude(service_id__in=["checkout", "payment"]).update(retired_at="2026-01-01T00:00Z")
+    row = recommendations_generate(service=Service.objects.get(service_id="checkout"), source=DemoSource())[0]
+    assert row.explanation["fleet_prior"] == {
+        "incident_chance": round(DEFAULT_FLEET_PRIOR.incident_chance, 6), "services": 0,
+        "incidents_seen": row.explanation["fleet_prior"]["incidents_seen"]}
+    assert not FleetPrior.objects.exists()

@@ -165,7 +165,7 @@ def _profile(service_id: str) -> _Profile:
     if scenario == NOISY:
         return _Profile(traffic, 2.5e-3, 0.9, 0.08, p50 * 1.5)
     if scenario == FLAKY_EXTERNAL:
-        return _Profile(traffic, 3.5e-3, 0.25, 0.0, p50 * 3)
+        return _Profile(traffic, 2.5e-3, 0.25, 0.0, p50 * 3)
     if scenario == GREEDY_DEPENDENCY:
         return _Profile(traffic, 1e-4, 0.25, 0.0, p50)
     return _Profile(traffic, 10 ** (-4.3 + 0.8 * u[2]), 0.3, 0.01, p50)
