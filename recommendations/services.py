@@ -47,6 +47,7 @@ from recommendations.models import (
 )
 from recommendations.selectors import fleet_prior_current, recommendations_active
 from slo_engine.metrics import RECOMMENDATION_SECONDS, RECOMMENDATIONS
+from slo_engine.tracing import span, span_attributes, traced
 from telemetry.sources import SliHistory, TelemetryError, TelemetrySource, get_telemetry_source
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ def _p99(history: SliHistory) -> list[float]:
             if LATENCY_PERCENTILE in d.latency_ms and 0 <= d.good <= d.total]
 
 
+@traced("recommendation.telemetry_read", {"recommendation.telemetry.of": "service"})
 def _load_history(source: TelemetrySource, service: Service, end: date) -> tuple[SliHistory, CleanHistory, bool]:
     """The 30-day history, or the 90-day one on a cold start."""
     metadata = service.metadata or {}
@@ -175,6 +177,7 @@ def _dependency_availability(source: TelemetrySource, service_id: str, dependenc
     return availability, basis
 
 
+@traced("recommendation.maths", {"recommendation.sli_type": "availability"})
 def _availability_recommendation(*, service_id: str, clean: CleanHistory, quality: dict, window_days: int,
                                  ceiling, basis: dict, seed: int, prior: FleetPriorParams) -> tuple[dict, dict]:
     """(tiers, explanation) of the availability SLI. The dependency bound
@@ -218,6 +221,7 @@ def _availability_recommendation(*, service_id: str, clean: CleanHistory, qualit
     return served, explanation
 
 
+@traced("recommendation.generate")
 def recommendations_generate(*, service: Service, source: TelemetrySource | None = None,
                              now: datetime | None = None,
                              context: BatchContext | None = None) -> list[SloRecommendation]:
@@ -227,6 +231,7 @@ def recommendations_generate(*, service: Service, source: TelemetrySource | None
     transaction). Raises InsufficientData below MIN_DAYS days of data, and
     TelemetryError when the source fails. `context` shares the graph and the
     dependencies' facts across a batch."""
+    span_attributes({"service.id": service.service_id})
     started = time.perf_counter()
     try:
         rows = _build_rows(service=service, source=source or get_telemetry_source(), now=now or timezone.now(),
@@ -269,6 +274,7 @@ class BatchOutcome:
                 "failed": self.failed, "recommendations": self.recommendations}
 
 
+@traced("recommendation.generate_many")
 def recommendations_generate_many(*, services: Iterable[Service], source: TelemetrySource | None = None,
                                   now: datetime | None = None,
                                   context: BatchContext | None = None) -> BatchOutcome:
@@ -303,9 +309,11 @@ def recommendations_generate_many(*, services: Iterable[Service], source: Teleme
     return outcome
 
 
+@traced("recommendation.build")
 def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
                 context: BatchContext) -> list[SloRecommendation]:
     """The unsaved recommendation rows of one service (see recommendations_generate)."""
+    span_attributes({"service.id": service.service_id})
     window_days = settings.SLO_WINDOW_DAYS
     # The lookback ends with the last complete UTC day (today's is partial).
     end = (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
@@ -318,9 +326,10 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
 
     hard = context.hard_dependencies()
     graph = context.graph
-    availability, basis = _dependency_availability(
-        source, service.service_id, sorted(hard.direct_and_transitive(service.service_id)),
-        start=end - timedelta(days=lookback_days - 1), end=end, context=context)
+    with span("recommendation.telemetry_read", {"recommendation.telemetry.of": "dependencies"}):
+        availability, basis = _dependency_availability(
+            source, service.service_id, sorted(hard.direct_and_transitive(service.service_id)),
+            start=end - timedelta(days=lookback_days - 1), end=end, context=context)
     ceiling = hard.ceiling(service.service_id, availability)
     seed = service_seed(service.service_id)
 
@@ -343,8 +352,9 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
         with_timeouts = {dep: timeout for dep, timeout in direct.items() if timeout}
         warnings = timeout_warnings({dep: _dependency_facts(source, dep, end, context).p99_ms
                                      for dep in with_timeouts}, with_timeouts)
-        latency = latency_tiers(p99, percentile=LATENCY_PERCENTILE, seed=seed,
-                                bucket_bounds_ms=history.latency_bucket_bounds_ms)
+        with span("recommendation.maths", {"recommendation.sli_type": "latency"}):
+            latency = latency_tiers(p99, percentile=LATENCY_PERCENTILE, seed=seed,
+                                    bucket_bounds_ms=history.latency_bucket_bounds_ms)
         balanced = latency["balanced"]
         summary = (f"{service.service_id}: p99 under {balanced['threshold_ms']:.0f} ms on 95% of the "
                    f"{len(p99)} days observed; median day {float(np.median(p99)):.0f} ms, worst {max(p99):.0f} ms")
@@ -359,6 +369,7 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
     return rows
 
 
+@traced("recommendation.persist")
 def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloRecommendation]:
     """Supersede the active rows of the same (sli_type, metric) and insert the
     new ones in one transaction. A concurrent generation that won the race
@@ -380,6 +391,7 @@ def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloReco
     return rows
 
 
+@traced("recommendation.persist")
 def _persist_many(built: dict[Service, list[SloRecommendation]]) -> None:
     """Persist the rows of many services in one transaction: one UPDATE per
     set of metrics supersedes their active rows, one bulk insert adds the new
@@ -463,6 +475,7 @@ def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | 
     return row
 
 
+@traced("recommendation.fleet_prior_fit")
 def _fit_fleet_prior(*, source: TelemetrySource, now: datetime, max_services: int) -> tuple[FleetPriorParams, int]:
     """(prior, services with data it saw) over the last 30 complete days."""
     end = _last_complete_day(now)
