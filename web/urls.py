@@ -1,4 +1,5 @@
-"""Routes of the pages: `/` the service map, `/services/<service_id>/` a service page."""
+"""Routes of the pages: `/` the service map, `/services/<service_id>/` a service
+page, `/calibration/` the backtest of the recommendations."""
 
 from django.templatetags.static import static
 from django.urls import path
@@ -11,5 +12,6 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("pages/favicon.svg"), permanent=True)),
     path("", views.service_map, name="page-service-map"),
     path("services/<slug:service_id>/", views.service_detail, name="page-service-detail"),
+    path("calibration/", views.calibration, name="page-calibration"),
     path("services/<slug:service_id>/sli-history.json", views.service_sli_history, name="page-service-sli-history"),
 ]

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from telemetry.sources.base import (
     DailySli,
+    EdgeTraffic,
     ObservedEdge,
     SliHistory,
     TelemetryError,
@@ -16,6 +17,7 @@ from telemetry.sources.base import (
 
 __all__ = [
     "DailySli",
+    "EdgeTraffic",
     "ObservedEdge",
     "SliHistory",
     "TelemetryError",

@@ -29,7 +29,13 @@ from graph.api.serializers import IngestRequestSerializer
 from graph.models import Service
 from graph.services.cycles import cycle_alerts_sync
 from graph.services.ingest import graph_ingest
-from recommendations.services import BatchContext, InsufficientData, recommendations_generate
+from recommendations.services import (
+    BatchContext,
+    InsufficientData,
+    backtest_run,
+    fleet_prior_refit,
+    recommendations_generate,
+)
 from slo_engine.models import ApiKey, ApiKeyScope
 from telemetry.services import otel_graph_discover, sli_aggregates_compute
 from telemetry.sources import TelemetryError, TelemetrySource, get_telemetry_source
@@ -135,8 +141,11 @@ class Command(BaseCommand):
         )
 
     def generate_recommendations(self, source: TelemetrySource) -> None:
-        """Recommendations for every active service; a service with too little
-        data is reported, not fatal (its page says why)."""
+        """As the daily batch: refit the fleet prior, then recommendations for
+        every active service (a service with too little data is reported, not
+        fatal: its page says why), then the backtest /calibration/ draws."""
+        prior = fleet_prior_refit(source=source)
+        self.say(f"fleet prior fitted on {prior.services_used} services")
         context = BatchContext()
         generated, skipped = 0, []
         for service in Service.objects.active().order_by("service_id"):
@@ -148,6 +157,9 @@ class Command(BaseCommand):
         self.say(f"recommendations generated for {generated} services")
         for line in skipped:
             self.say(f"  no recommendation: {line}")
+        backtest = backtest_run(source=source)
+        self.say(f"backtest: {backtest.tiers['balanced']['pairs']} (service, window) pairs over "
+                 f"{backtest.services} services")
 
     def detect_cycles(self) -> None:
         result = cycle_alerts_sync()

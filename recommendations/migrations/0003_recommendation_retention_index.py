@@ -6,8 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('graph', '0003_drop_observed_index'),
-        ('recommendations', '0001_initial'),
+        ('recommendations', '0002_fleet_prior_and_backtest'),
     ]
 
     operations = [
