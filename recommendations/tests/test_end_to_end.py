@@ -41,11 +41,11 @@ def prometheus(prometheus_factory, openmetrics):
 
 @pytest.mark.prometheus
 @pytest.mark.django_db
-def test_prometheus_history_to_recommendation_and_export(prometheus, settings, read_client):
+def test_prometheus_history_to_recommendation_and_export(prometheus, settings, read_client, write_client):
     settings.TELEMETRY_SOURCE = "prometheus"
     settings.PROMETHEUS_URL = prometheus.url
     ServiceFactory(service_id="checkout")
-    response = read_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
+    response = write_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
     assert response.status_code == 200, response.content
     availability, latency = response.json()["recommendations"]
     assert availability["data_quality"]["days_with_data"] == 30
@@ -69,13 +69,13 @@ def test_prometheus_history_to_recommendation_and_export(prometheus, settings, r
 
 @pytest.mark.prometheus
 @pytest.mark.django_db
-def test_dependency_availability_is_the_callers_experience(prometheus, settings, read_client):
+def test_dependency_availability_is_the_callers_experience(prometheus, settings, read_client, write_client):
     settings.TELEMETRY_SOURCE = "prometheus"
     settings.PROMETHEUS_URL = prometheus.url
     graph_ingest(source="manual", nodes=[], edges=[
         {"source": "checkout", "target": "payment",
          "attributes": {"communication_mode": "sync", "criticality": "hard", "protocol": "grpc"}}])
-    response = read_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
+    response = write_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
     assert response.status_code == 200, response.content
     availability = response.json()["recommendations"][0]
     explanation = availability["explanation"]
@@ -124,4 +124,4 @@ def test_batch_fans_out_on_a_real_worker(live_celery_worker, settings):
     assert RecommendationBacktest.objects.get().services == 3
 
     SloRecommendation.objects.update(expires_at=datetime.now(UTC) - timedelta(minutes=1))
-    assert expire_recommendations.delay().get(timeout=30) == {"expired": 6}
+    assert expire_recommendations.delay().get(timeout=30) == {"expired": 6, "pruned": 0}

@@ -37,7 +37,7 @@ def _generate_all(source):
     return rows
 
 
-def test_refit_stores_the_prior_and_every_generation_uses_it(demo_graph, read_client):
+def test_refit_stores_the_prior_and_every_generation_uses_it(demo_graph, read_client, write_client):
     source = DemoSource()
     prior = fleet_prior_refit(source=source)
     # Every demo service with 7+ days of data; astronomy-db has none.
@@ -50,7 +50,7 @@ def test_refit_stores_the_prior_and_every_generation_uses_it(demo_graph, read_cl
     FleetPrior.objects.create(parameters={**prior.parameters, "incident_alpha": 3.0, "incident_beta": 27.0,
                                           "severity_mean": 4.0, "services": 500},
                               services_used=500, fitted_at=prior.fitted_at + timedelta(minutes=1))
-    response = read_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
+    response = write_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
     assert response.status_code == 200
     regenerated = response.json()["recommendations"][0]
     assert regenerated["explanation"]["fleet_prior"]["services"] == 500

@@ -40,13 +40,14 @@ def bucket_above(openmetrics):
     return lambda value: min(b for b in openmetrics.DEFAULT_LATENCY_BUCKETS_MS if b >= value)
 
 
-def test_recommendations_and_exports_without_configuration(producer, settings, read_client, client, bucket_above):
+def test_recommendations_and_exports_without_configuration(producer, settings, read_client, write_client, client,
+                                                           bucket_above):
     naming, prometheus = producer
     settings.TELEMETRY_SOURCE = "prometheus"
     settings.PROMETHEUS_URL = prometheus.url
     ServiceFactory(service_id="checkout")
 
-    response = read_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
+    response = write_client.get("/api/v1/services/checkout/slo-recommendations?force_regenerate=true")
     assert response.status_code == 200, response.content
     availability, latency = response.json()["recommendations"]
     errors = sum(round(86_400 * (1 - r)) for r in RATIOS)
