@@ -19,13 +19,15 @@ The scenarios an SRE meets (DEMO_SCENARIOS says which service has which):
 """
 
 import hashlib
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from telemetry.sources.base import DailySli, ObservedEdge, SliHistory, WindowSli
+from telemetry.sources.base import DailySli, EventCounts, ObservedEdge, SliHistory, SloEvents, WindowSli
 
 # (source, target, communication_mode, criticality, protocol) of the demo
 # topology, /work/shared/data/otel-demo-topology.json (a test keeps them equal).
@@ -100,6 +102,11 @@ GREEDY_DEPENDENCY_OF: dict[str, str] = {"shipping": "quote"}
 # Days of data of the short-history scenarios (ending with the last complete day).
 SHORT_HISTORY_DAYS: dict[str, int] = {COLD_START: 10, SEVEN_DAYS: 7}
 
+# Services having a bad day: from the start of the current (incomplete) UTC
+# day their error rate is this share, so their SLOs burn fast today while
+# the complete days (what recommendations read) stay as they were.
+DEMO_DEGRADED_TODAY: dict[str, float] = {"payment": 0.02}
+
 # Upper bounds (ms) of the OpenTelemetry SDK's default explicit histogram buckets.
 LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
     0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000,
@@ -107,6 +114,7 @@ LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
 PERCENTILES: tuple[float, ...] = (50, 95, 99, 99.9)
 _PERCENTILE_FACTORS = {50: 1.0, 95: 2.6, 99: 4.2, 99.9: 7.5}
 _WINDOW_DAYS = {"1h": 1, "1d": 1, "7d": 7, "28d": 28, "90d": 90}
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MASK64 = (1 << 64) - 1
 
 
@@ -266,3 +274,96 @@ class DemoSource:
             edges.append(ObservedEdge(client=source, server=target, connection_type=connection_type,
                                       request_count=round(calls, 3)))
         return edges
+
+    def _hourly_events(self, service_id: str, first_hour: int, last_hour: int,
+                       threshold_ms: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """(good, total) per UTC hour for hours [first_hour, last_hour] counted
+        since the epoch. Each day's traffic follows a diurnal curve that sums
+        to the day's total; the error rate is the day's, with hourly noise.
+        Latency: the share of requests under the threshold follows the day's
+        p50 (a lognormal with the demo's p99/p50 spread)."""
+        hours = np.arange(first_hour, last_hour + 1, dtype=np.int64)
+        epoch = date(1970, 1, 1).toordinal()
+        ordinals = hours // 24 + epoch
+        first = self._first_day(service_id)
+        if first is None:
+            zeros = np.zeros(len(hours))
+            return zeros, zeros
+        seed = _seed(service_id)
+        profile = _profile(service_id)
+        days, index = np.unique(ordinals, return_inverse=True)
+        day_total = np.round(profile.traffic * np.exp(0.15 * _normals(seed, days, 5)))
+        diurnal = 1.0 + 0.3 * np.sin(2.0 * np.pi * (hours % 24) / 24.0)
+        total = day_total[index] / 24.0 * diurnal
+        sigma = 0.5
+        noise = np.exp(sigma * _normals(seed, hours, 21) - sigma * sigma / 2.0)
+        rate = np.minimum(self._error_rates(service_id, days)[index] * noise, 1.0)
+        degraded = DEMO_DEGRADED_TODAY.get(service_id)
+        if degraded is not None:
+            rate = np.where(ordinals > self.today.toordinal(), degraded, rate)
+        total = np.where(ordinals >= first.toordinal(), total, 0.0)
+        if threshold_ms is None:
+            return total * (1.0 - rate), total
+        p50 = profile.p50_ms * np.exp(0.12 * _normals(seed, days, 9))[index]
+        # ln(p99/p50) = 2.326 s for a lognormal; the demo's p99 is 4.2 x p50.
+        spread = math.log(_PERCENTILE_FACTORS[99]) / 2.326
+        z = np.log(max(threshold_ms, 1e-9) / p50) / spread
+        under = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+        return total * under, total
+
+    def slo_events(
+        self,
+        service_id: str,
+        *,
+        window_days: int,
+        windows: Sequence[str],
+        step: timedelta,
+        at: datetime,
+        threshold_ms: float | None = None,
+        metadata: dict | None = None,
+    ) -> SloEvents:
+        """Events for scoring an SLO, from an hourly model consistent with
+        `daily_history` (see `_hourly_events`); partial hours count pro rata,
+        and nothing after `at` exists."""
+        longest = max([window_days * 86400] + [_duration_seconds(w) for w in windows])
+        end = at.timestamp()
+        first_hour = math.floor((end - longest) / 3600) - 1
+        last_hour = math.floor(end / 3600)
+        good, total = self._hourly_events(service_id, first_hour, last_hour, threshold_ms)
+        cumulative_good = np.concatenate(([0.0], np.cumsum(good)))
+        cumulative_total = np.concatenate(([0.0], np.cumsum(total)))
+
+        def events_until(t: float) -> tuple[float, float]:
+            position = t / 3600 - first_hour
+            whole = min(max(int(math.floor(position)), 0), len(good))
+            part = position - whole if whole < len(good) else 0.0
+            extra_good = good[whole] * part if whole < len(good) else 0.0
+            extra_total = total[whole] * part if whole < len(good) else 0.0
+            return float(cumulative_good[whole] + extra_good), float(cumulative_total[whole] + extra_total)
+
+        def between(start: float) -> EventCounts | None:
+            good_start, total_start = events_until(start)
+            good_end, total_end = events_until(end)
+            total_events = total_end - total_start
+            return EventCounts(good=good_end - good_start, total=total_events) if total_events > 0 else None
+
+        step_seconds = step.total_seconds()
+        steps = max(1, round(window_days * 86400 / step_seconds))
+        series = []
+        previous = events_until(end - steps * step_seconds)
+        for k in range(steps - 1, -1, -1):
+            t = end - k * step_seconds
+            current = events_until(t)
+            if current[1] - previous[1] > 0:
+                series.append((datetime.fromtimestamp(t, tz=UTC),
+                               EventCounts(good=current[0] - previous[0], total=current[1] - previous[1])))
+            previous = current
+        counts = {w: between(end - _duration_seconds(w)) for w in windows}
+        return SloEvents(series=tuple(series), windows=counts)
+
+
+def _duration_seconds(window: str) -> int:
+    match = re.fullmatch(r"(\d+)([smhd])", window)
+    if not match:
+        raise ValueError(f"bad window {window!r}; expected e.g. 5m, 1h, 3d")
+    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
