@@ -54,4 +54,4 @@ def test_changed_interval_updates_the_task_and_keeps_an_operator_disable(setting
     task = PeriodicTask.objects.get(name="otel-graph-discovery")
     assert task.interval.every == 5
     assert task.enabled is False
-    assert PeriodicTask.objects.count() == 6
+    assert PeriodicTask.objects.count() == 7

@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 
 from slo_engine.models import ApiKey, ApiKeyScope
-from slo_engine.testing.concurrency import run_together
 from slos.models import ServiceLevelObjective, SloChange
 from slos.tests.factories import SloRecommendationFactory
 
@@ -15,7 +14,7 @@ CLIENTS = 8
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks")
 @pytest.mark.django_db(transaction=True)
-def test_clients_accepting_at_once_leave_exactly_one_active_slo(live_server):
+def test_clients_accepting_at_once_leave_exactly_one_active_slo(live_server, run_together):
     _, key = ApiKey.objects.create_key(name="race", scope=ApiKeyScope.WRITE)
     recommendation = SloRecommendationFactory(service__service_id="checkout")
     url = f"{live_server.url}/api/v1/services/checkout/slos"
