@@ -1,6 +1,5 @@
 """Write the fleet's SLOs of record as SLO-as-code: one file per service."""
 
-import sys
 from itertools import groupby
 from pathlib import Path
 
@@ -31,6 +30,6 @@ class Command(BaseCommand):
         for index, (service_id, group) in enumerate(by_service, start=1):
             path = directory / export_file_name(service_id, format)
             path.write_text(export_slos(group, export_format=format))
-            sys.stderr.write(f"[{index}/{len(by_service)}] {path}\n")
+            self.stderr.write(f"[{index}/{len(by_service)}] {path}")
         self.stdout.write(self.style.SUCCESS(
             f"{len(slos)} SLOs of {len(by_service)} services written to {directory} as {format}"))

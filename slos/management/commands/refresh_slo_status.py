@@ -1,7 +1,5 @@
 """Score every active SLO now (what the beat task does every few minutes)."""
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from slos.models import ServiceLevelObjective, SloState
@@ -24,9 +22,7 @@ class Command(BaseCommand):
 
         def progress(done: int, total: int) -> None:
             if done % every == 0 or done == total:
-                sys.stderr.write(f"\rscored {done}/{total}")
-                if done == total:
-                    sys.stderr.write("\n")
+                self.stderr.write(f"scored {done}/{total}")
 
         result = slo_status_refresh(slos=slos, progress=progress)
         health = ", ".join(f"{count} {name}" for name, count in sorted(result.by_health.items())) or "none"
