@@ -78,10 +78,11 @@ GREEDY_DEPENDENCY_OF: dict[str, str] = {"shipping": "quote"}
 # Days of data of the short-history scenarios (ending with the last complete day).
 SHORT_HISTORY_DAYS: dict[str, int] = {COLD_START: 10, SEVEN_DAYS: 7}
 
-# Services having a bad day: from the start of the current (incomplete) UTC
-# day their error rate is this share, so their SLOs burn fast today while
-# the complete days (what recommendations read) stay as they were.
-DEMO_DEGRADED_TODAY: dict[str, float] = {"payment": 0.02}
+# Services in an ongoing incident, for the SLO pages: over the hours before
+# the moment asked about, this share of their requests fails, so their SLOs
+# burn fast now. Only `slo_events` shows it; the complete days that
+# recommendations read are untouched.
+DEMO_ONGOING_INCIDENTS: dict[str, tuple[float, int]] = {"payment": (0.03, 2)}  # (error share, hours)
 
 # Upper bounds (ms) of the OpenTelemetry SDK's default explicit histogram buckets.
 LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
@@ -274,9 +275,10 @@ class DemoSource:
         sigma = 0.5
         noise = np.exp(sigma * _normals(seed, hours, 21) - sigma * sigma / 2.0)
         rate = np.minimum(self._error_rates(service_id, days)[index] * noise, 1.0)
-        degraded = DEMO_DEGRADED_TODAY.get(service_id)
-        if degraded is not None:
-            rate = np.where(ordinals > self.today.toordinal(), degraded, rate)
+        incident = DEMO_ONGOING_INCIDENTS.get(service_id)
+        if incident is not None:
+            share, hours_long = incident
+            rate = np.where(hours > last_hour - hours_long, share, rate)
         total = np.where(ordinals >= first.toordinal(), total, 0.0)
         if threshold_ms is None:
             return total * (1.0 - rate), total
