@@ -311,32 +311,29 @@ class DemoSource:
         cumulative_good = np.concatenate(([0.0], np.cumsum(good)))
         cumulative_total = np.concatenate(([0.0], np.cumsum(total)))
 
-        def events_until(t: float) -> tuple[float, float]:
-            position = t / 3600 - first_hour
-            whole = min(max(int(math.floor(position)), 0), len(good))
-            part = position - whole if whole < len(good) else 0.0
-            extra_good = good[whole] * part if whole < len(good) else 0.0
-            extra_total = total[whole] * part if whole < len(good) else 0.0
-            return float(cumulative_good[whole] + extra_good), float(cumulative_total[whole] + extra_total)
-
-        def between(start: float) -> EventCounts | None:
-            good_start, total_start = events_until(start)
-            good_end, total_end = events_until(end)
-            total_events = total_end - total_start
-            return EventCounts(good=good_end - good_start, total=total_events) if total_events > 0 else None
+        def events_until(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Cumulative (good, total) from the first hour up to each time."""
+            position = times / 3600.0 - first_hour
+            whole = np.clip(np.floor(position).astype(np.int64), 0, len(good))
+            inside = whole < len(good)
+            index = np.minimum(whole, len(good) - 1)
+            part = np.where(inside, position - whole, 0.0)
+            return (cumulative_good[whole] + good[index] * part * inside,
+                    cumulative_total[whole] + total[index] * part * inside)
 
         step_seconds = step.total_seconds()
         steps = max(1, round(window_days * 86400 / step_seconds))
-        series = []
-        previous = events_until(end - steps * step_seconds)
-        for k in range(steps - 1, -1, -1):
-            t = end - k * step_seconds
-            current = events_until(t)
-            if current[1] - previous[1] > 0:
-                series.append((datetime.fromtimestamp(t, tz=UTC),
-                               EventCounts(good=current[0] - previous[0], total=current[1] - previous[1])))
-            previous = current
-        counts = {w: between(end - _duration_seconds(w)) for w in windows}
+        bounds = end - np.arange(steps, -1, -1) * step_seconds
+        cum_good, cum_total = events_until(bounds)
+        step_good, step_total = np.diff(cum_good), np.diff(cum_total)
+        series = [(datetime.fromtimestamp(float(t), tz=UTC), EventCounts(good=float(g), total=float(n)))
+                  for t, g, n in zip(bounds[1:], step_good, step_total, strict=True) if n > 0]
+        starts = np.array([end - _duration_seconds(w) for w in windows] + [end], dtype=float)
+        window_good, window_total = events_until(starts)
+        good_in = window_good[-1] - window_good[:-1]
+        total_in = window_total[-1] - window_total[:-1]
+        counts = {w: EventCounts(good=float(good_in[k]), total=float(total_in[k])) if total_in[k] > 0 else None
+                  for k, w in enumerate(windows)}
         return SloEvents(series=tuple(series), windows=counts)
 
 
