@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from slos.domain.budget import burn_down_points
 from slos.exporters import EXPORT_FORMATS
 from slos.models import TARGET_MAX, TARGET_MIN, ServiceLevelObjective, SloChange, SloStatus
 from slos.services.decisions import TIERS
@@ -36,7 +37,10 @@ class FiringConditionsField(serializers.JSONField):
 
 @extend_schema_field(BurnDownPointSerializer(many=True))
 class BurnDownField(serializers.JSONField):
-    pass
+    """Stored as compact pairs, served as points."""
+
+    def to_representation(self, value):
+        return burn_down_points(value)
 
 
 class SloStatusSerializer(serializers.ModelSerializer):

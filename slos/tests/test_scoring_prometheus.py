@@ -97,7 +97,7 @@ def test_fast_burn_in_the_last_hour_pages(prometheus):
     days_left = status.budget_remaining * 28 / status.burn_rates["1d"]
     assert days_left < 28
     assert abs((status.exhaustion_at - (END + timedelta(days=days_left))).total_seconds()) < 60
-    assert status.burn_down[-1]["budget_remaining"] == pytest.approx(status.budget_remaining, abs=1e-5)
+    assert status.burn_down[-1] == [int(END.timestamp()), pytest.approx(status.budget_remaining, abs=1e-5)]
     assert len(status.burn_down) >= 100 and not status.stale
 
     slow = SloStatus.objects.get(slo=latency)
