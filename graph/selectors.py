@@ -29,6 +29,8 @@ _RECORD_FIELDS = (
     "confidence_score",
     "is_stale",
     "last_observed_at",
+    "request_rate",
+    "failure_ratio",
 )
 
 

@@ -44,12 +44,16 @@ class InsufficientData(Exception):
     """Fewer than MIN_DAYS days of usable data: no recommendation.
     `data_quality` holds the facts (days with data, lookback, rejected...)."""
 
-    def __init__(self, service_id: str, data_quality: dict):
+    def __init__(self, service_id: str, data_quality: dict, *, looked_for: tuple[str, ...] = ()):
         self.service_id = service_id
         self.data_quality = data_quality
+        self.looked_for = looked_for
+        # With no series at all, say what was looked for: a naming or label
+        # mismatch looks exactly like silence otherwise.
+        hint = f"; no series found, looked for: {', '.join(looked_for)}" if looked_for else ""
         super().__init__(
             f"{service_id} has {data_quality['days_with_data']} day(s) of usable data in the last "
-            f"{data_quality['lookback_days']} days; at least {MIN_DAYS} are needed for a recommendation"
+            f"{data_quality['lookback_days']} days; at least {MIN_DAYS} are needed for a recommendation{hint}"
         )
 
 
@@ -247,7 +251,8 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
     lookback_days = COLD_START_LOOKBACK_DAYS if cold_start else DEFAULT_LOOKBACK_DAYS
     quality = data_quality(history=clean, lookback_days=lookback_days, cold_start=cold_start)
     if clean.total.size < MIN_DAYS:
-        raise InsufficientData(service.service_id, quality)
+        raise InsufficientData(service.service_id, quality,
+                               looked_for=history.looked_for if not history.days else ())
 
     hard = context.hard_dependencies()
     graph = context.graph

@@ -25,7 +25,7 @@ from slos.api.serializers import (
     SloSerializer,
     SloWithBurnDownSerializer,
 )
-from slos.exporters import export_slos
+from slos.exporters import ExportError, export_slos
 from slos.filtersets import SloFilterSet
 from slos.models import ServiceLevelObjective, SloState
 from slos.selectors import slo_history, slo_list_active, slos_of_service
@@ -206,7 +206,11 @@ class SloExportView(BaseApiView):
     def get(self, request):
         query = _validated(SloExportQuerySerializer, request.query_params)
         slos = slo_list_active(filters={"team": query["team"]} if query["team"] else None)
-        text = export_slos(slos, export_format=query["format"])
+        try:
+            text = export_slos(slos, export_format=query["format"])
+        except ExportError as exc:
+            raise ProblemError(422, str(exc), title="Cannot export", problem_type="export-error",
+                               errors=[{"field": exc.field, "message": str(exc)}]) from None
         response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
         # The team is free text: only a slug of it goes into a header.
         suffix = f"-{slugify(query['team'])}" if slugify(query["team"]) else ""

@@ -44,7 +44,7 @@ def test_openslo_bundle_has_one_document_per_active_slo(fleet, read_client):
     assert checkout["apiVersion"] == "openslo/v1" and checkout["kind"] == "SLO"
     assert checkout["spec"]["objectives"] == [{"displayName": "balanced", "target": 0.999}]
     assert checkout["spec"]["timeWindow"] == [{"duration": "28d", "isRolling": True}]
-    assert 'le="500"' in documents[2]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]["metricSource"][
+    assert 'le=~"500|500' in documents[2]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]["metricSource"][
         "spec"]["query"]
     only_shop = list(yaml.safe_load_all(read_client.get(EXPORT + "/?format=openslo&team=shop").content))
     assert [d["metadata"]["name"] for d in only_shop] == ["cart-availability"]
