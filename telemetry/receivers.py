@@ -12,9 +12,10 @@ MAX_SERVICES_PER_ENQUEUE = 1000
 def aggregates_for_new_services(sender, *, service_ids: list[str], **_kwargs) -> None:
     """Enqueue SLI aggregates of services an ingestion just created (the
     signal is sent after commit, so the worker sees the rows)."""
+    from slo_engine.tasks import enqueue
     from telemetry.tasks import compute_sli_aggregates
 
     if len(service_ids) > MAX_SERVICES_PER_ENQUEUE:
         logger.info("%d new services: their SLI aggregates come with the hourly run", len(service_ids))
         return
-    compute_sli_aggregates.delay(service_ids=sorted(service_ids))
+    enqueue(compute_sli_aggregates, service_ids=sorted(service_ids))

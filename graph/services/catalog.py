@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from graph.models import Service, ServiceDependency
 from graph.services.ingest import graph_version_bump
+from slo_engine.tasks import enqueue_on_commit
 
 EDITABLE_FIELDS = ("display_name", "team", "criticality", "tags", "metadata")
 
@@ -18,7 +19,7 @@ EDITABLE_FIELDS = ("display_name", "team", "criticality", "tags", "metadata")
 def _detect_cycles_after_commit() -> None:
     from graph.tasks import detect_cycles
 
-    transaction.on_commit(detect_cycles.delay)
+    enqueue_on_commit(detect_cycles)
 
 
 def service_update(*, service: Service, changes: dict, actor: str) -> Service:
