@@ -10,8 +10,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
+from graph.domain.whatif import HardSyncGraph
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
-from graph.queries import subgraph
+from graph.queries import hard_sync_edges, subgraph
 from slo_engine.cache_atomic import cache_set_if_greater
 from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
 
@@ -193,3 +194,10 @@ def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list
     dependencies = sorted((e for e in edges if e.source == service.service_id), key=lambda e: e.target)
     dependents = sorted((e for e in edges if e.target == service.service_id), key=lambda e: e.source)
     return dependencies, dependents
+
+
+def hard_sync_graph(*, below: str | None = None) -> HardSyncGraph:
+    """The effective hard sync graph the what-if analyses walk (DESIGN.md
+    section 14), its cycles condensed: the whole graph, or only what `below`
+    hard-depends on. One query (see `graph.queries.hard_sync_edges`)."""
+    return HardSyncGraph(hard_sync_edges(below=below))

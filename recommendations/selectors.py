@@ -1,9 +1,14 @@
 """Reads of recommendations (keyword-only, no writes)."""
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
 
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from graph.domain.whatif import Availabilities
 from graph.models import Service
-from recommendations.models import RecommendationStatus, SloRecommendation
+from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
+from telemetry.models import SliAggregate, SliType, TimeWindow
 
 
 def recommendations_active(*, service: Service, sli_type: str | None = None) -> QuerySet[SloRecommendation]:
@@ -14,3 +19,46 @@ def recommendations_active(*, service: Service, sli_type: str | None = None) -> 
     if sli_type:
         queryset = queryset.filter(sli_type=sli_type)
     return queryset.select_related("service").order_by("sli_type", "metric")
+
+
+def dependency_availabilities(*, service_ids: Iterable[str] | None = None) -> Availabilities:
+    """The availabilities the dependency ceiling multiplies, as the
+    recommendations last measured them, for the what-if analyses (all
+    services, or those in `service_ids`). Two queries at most, however
+    many services.
+
+    * service basis: a service's own availability over its recommendation's
+      lookback (the active availability recommendation's
+      `observed_availability`, the good/total the ceiling of its callers
+      uses); for a service without one, its latest 28-day SLI aggregate;
+    * edge basis: what a caller's active recommendation lists for a
+      dependency with `availability_basis: "edge"` (its own calls to it).
+    """
+    recommendations = SloRecommendation.objects.filter(
+        status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY)
+    if service_ids is not None:
+        service_ids = list(service_ids)
+        recommendations = recommendations.filter(service__service_id__in=service_ids)
+    service: dict[str, float] = {}
+    edge: dict[tuple[str, str], float] = {}
+    for caller, observed, dependencies in recommendations.values_list(
+        "service__service_id", "explanation__observed_availability", "explanation__dependency_impact__dependencies",
+    ):
+        if isinstance(observed, int | float):
+            service[caller] = float(observed)
+        for row in dependencies if isinstance(dependencies, list) else ():
+            value = row.get("availability") if isinstance(row, dict) else None
+            if row.get("availability_basis") == "edge" and isinstance(value, int | float):
+                edge[(caller, row["service_id"])] = float(value)
+
+    aggregates = SliAggregate.objects.filter(sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS)
+    if service_ids is not None:
+        aggregates = aggregates.filter(service__service_id__in=set(service_ids) - set(service))
+    # The latest row per service: a ROW_NUMBER() over each service's rows by
+    # computed_at descending follows sli_aggregate_latest_idx.
+    latest = aggregates.annotate(
+        rank=Window(RowNumber(), partition_by=[F("service_id")], order_by=F("computed_at").desc())
+    ).filter(rank=1).values_list("service__service_id", "value")
+    for name, value in latest:
+        service.setdefault(name, float(value))
+    return Availabilities(service=service, edge=edge)

@@ -169,3 +169,25 @@ def test_the_version_is_read_from_the_database_while_the_cache_is_down(private_r
             assert graph_version_bump() == 5
         assert graph_version_current() == 5
     assert any("not published to the cache" in r.getMessage() for r in caplog.records)
+
+
+def test_hard_sync_graph_condenses_cycles_and_keeps_only_hard_sync(db, django_assert_num_queries):
+    from graph.selectors import hard_sync_graph
+    from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
+
+    def edge(a, b, **attributes):
+        ServiceDependencyFactory(source=ServiceFactory(service_id=a), target=ServiceFactory(service_id=b),
+                                 **attributes)
+
+    edge("x", "a")
+    edge("a", "b")
+    edge("b", "a")
+    edge("x", "c", criticality="soft")
+    edge("y", "x")
+    with django_assert_num_queries(1):
+        whole = hard_sync_graph()
+    with django_assert_num_queries(1):
+        below = hard_sync_graph(below="x")
+    assert whole.component_of["a"] == whole.component_of["b"] != whole.component_of["x"]
+    assert "c" not in whole and "y" in whole
+    assert sorted(below.graph.edges) == [("a", "b"), ("b", "a"), ("x", "a")]
