@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "graph",
     "telemetry",
     "recommendations",
+    "slos",
 ]
 
 MIDDLEWARE = [
