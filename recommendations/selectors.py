@@ -2,7 +2,8 @@
 
 from collections.abc import Iterable
 
-from django.db.models import F, QuerySet, Window
+from django.core.cache import cache
+from django.db.models import Count, F, Max, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from graph.domain.whatif import Availabilities
@@ -62,3 +63,30 @@ def dependency_availabilities(*, service_ids: Iterable[str] | None = None) -> Av
     for name, value in latest:
         service.setdefault(name, float(value))
     return Availabilities(service=service, edge=edge)
+
+
+# The fleet's availabilities change when recommendations are generated,
+# superseded or expire, or SLI aggregates arrive: the cache entry is keyed on
+# a fingerprint of exactly that, so it is never stale; the expiry only
+# bounds the memory of fingerprints no longer current.
+AVAILABILITIES_CACHE_SECONDS = 600
+
+
+def dependency_availabilities_fleet() -> Availabilities:
+    """`dependency_availabilities()` of every service, cached under a
+    fingerprint of what it reads: the count and last update of the active
+    availability recommendations, and the newest 28-day availability
+    aggregate (its id: the primary key index answers MAX at once). Two
+    aggregate queries on a hit instead of decoding every recommendation."""
+    recommendations = SloRecommendation.objects.filter(
+        status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY,
+    ).aggregate(count=Count("id"), last=Max("updated_at"))
+    newest_aggregate = SliAggregate.objects.filter(
+        sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS).aggregate(last=Max("id"))["last"]
+    last = recommendations["last"].isoformat() if recommendations["last"] else "-"
+    key = f"recommendations:availabilities:{recommendations['count']}:{last}:{newest_aggregate}"
+    seen = cache.get(key)
+    if seen is None:
+        seen = dependency_availabilities()
+        cache.set(key, seen, AVAILABILITIES_CACHE_SECONDS)
+    return seen

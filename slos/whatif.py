@@ -6,7 +6,7 @@ SLOs of record) in a fixed number of queries, whatever the graph's size."""
 from graph.domain.whatif import constraint_analysis, impact_analysis
 from graph.models import Service
 from graph.selectors import ServiceNotFound, hard_sync_graph
-from recommendations.selectors import dependency_availabilities
+from recommendations.selectors import dependency_availabilities, dependency_availabilities_fleet
 from slos.selectors import slo_targets_active
 
 # Decimal places of the bounds served: far below any SLO's resolution, and
@@ -37,7 +37,7 @@ def whatif_constraint_analysis(*, service_id: str, target: float, window_days: i
     for a target outside (0.5, 0.99999]. Four queries."""
     _active_or_raise(service_id)
     graph = hard_sync_graph(below=service_id)
-    seen = dependency_availabilities(service_ids=set(graph.component_of) | {service_id})
+    seen = dependency_availabilities(service_ids=graph.downstream(service_id))
     analysis = constraint_analysis(graph, service_id=service_id, target=target, availabilities=seen,
                                    window_days=window_days)
     slo = slo_targets_active(service_ids=[d.service_id for d in analysis.dependencies])
@@ -75,7 +75,7 @@ def whatif_impact_analysis(*, service_id: str, availability: float, max_depth: i
     hard sync graph, never one per service."""
     _active_or_raise(service_id)
     graph = hard_sync_graph()
-    seen = dependency_availabilities()
+    seen = dependency_availabilities_fleet()
     rows = impact_analysis(graph, service_id=service_id, availability=availability, availabilities=seen,
                            max_depth=max_depth)
     names = [row.service_id for row in rows]

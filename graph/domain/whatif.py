@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from math import exp, log
 
-import networkx as nx
 import numpy as np
 
 MINUTES_PER_DAY = 24 * 60
@@ -53,24 +52,122 @@ class Availabilities:
 
 class HardSyncGraph:
     """The effective hard sync edges (caller -> dependency) with their strongly
-    connected components condensed once, in topological order."""
+    connected components condensed once. Services are numbered, adjacency is
+    kept in lists and the components come from an iterative Tarjan pass, so a
+    25,000-edge graph is ready in tens of milliseconds."""
 
     def __init__(self, edges: Iterable[tuple[str, str]]):
-        graph = nx.DiGraph()
-        graph.add_edges_from(edges)
-        self.graph = graph
-        condensed = nx.condensation(graph)
-        self.component_of: dict[str, int] = condensed.graph["mapping"]
-        count = condensed.number_of_nodes()
-        self.members: list[tuple[str, ...]] = [tuple(sorted(condensed.nodes[c]["members"])) for c in range(count)]
-        self.successors: list[list[int]] = [list(condensed.successors(c)) for c in range(count)]
-        # Position of each component in a topological order (callers first).
-        self.topological_position: list[int] = [0] * count
-        for position, component in enumerate(nx.topological_sort(condensed)):
-            self.topological_position[component] = position
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+        self.out: list[list[int]] = []
+        self.into: list[list[int]] = []
+        seen_pairs: set[tuple[int, int]] = set()
+        for caller, dependency in edges:
+            a, b = self._number(caller), self._number(dependency)
+            if a != b and (a, b) not in seen_pairs:
+                seen_pairs.add((a, b))
+                self.out[a].append(b)
+                self.into[b].append(a)
+        self.edge_count = len(seen_pairs)
+        component_of_index = self._components()
+        self.component_of: dict[str, int] = {name: component_of_index[i] for i, name in enumerate(self.names)}
+        count = max(component_of_index, default=-1) + 1
+        members: list[list[str]] = [[] for _ in range(count)]
+        successors: list[set[int]] = [set() for _ in range(count)]
+        for i, name in enumerate(self.names):
+            members[component_of_index[i]].append(name)
+            for j in self.out[i]:
+                if component_of_index[j] != component_of_index[i]:
+                    successors[component_of_index[i]].add(component_of_index[j])
+        self.members: list[tuple[str, ...]] = [tuple(sorted(m)) for m in members]
+        self.successors: list[list[int]] = [sorted(s) for s in successors]
+        # Tarjan completes a component after every component it reaches, so
+        # numbering in completion order puts dependencies first; callers
+        # come first in the topological order.
+        self.topological_position: list[int] = [count - 1 - c for c in range(count)]
+
+    def _number(self, name: str) -> int:
+        number = self.index.get(name)
+        if number is None:
+            number = self.index[name] = len(self.names)
+            self.names.append(name)
+            self.out.append([])
+            self.into.append([])
+        return number
+
+    def _components(self) -> list[int]:
+        """Tarjan's strongly connected components, iteratively (no recursion
+        limit on long chains): the component number of each service."""
+        size = len(self.names)
+        order = [-1] * size
+        low = [0] * size
+        component = [-1] * size
+        on_stack = [False] * size
+        stack: list[int] = []
+        counter = 0
+        components = 0
+        for root in range(size):
+            if order[root] != -1:
+                continue
+            work = [(root, 0)]
+            order[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack[root] = True
+            while work:
+                node, position = work[-1]
+                neighbours = self.out[node]
+                if position < len(neighbours):
+                    work[-1] = (node, position + 1)
+                    nxt = neighbours[position]
+                    if order[nxt] == -1:
+                        order[nxt] = low[nxt] = counter
+                        counter += 1
+                        stack.append(nxt)
+                        on_stack[nxt] = True
+                        work.append((nxt, 0))
+                    elif on_stack[nxt]:
+                        low[node] = min(low[node], order[nxt])
+                    continue
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == order[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack[member] = False
+                        component[member] = components
+                        if member == node:
+                            break
+                    components += 1
+        return component
 
     def __contains__(self, service_id: str) -> bool:
-        return service_id in self.component_of
+        return service_id in self.index
+
+    @property
+    def services(self) -> list[str]:
+        return list(self.names)
+
+    def edges(self) -> list[tuple[str, str]]:
+        """Every (caller, dependency) pair, sorted."""
+        return sorted((self.names[a], self.names[b]) for a, targets in enumerate(self.out) for b in targets)
+
+    def direct_dependencies(self, service_id: str) -> list[str]:
+        number = self.index.get(service_id)
+        return [] if number is None else sorted(self.names[b] for b in self.out[number])
+
+    def direct_callers(self, service_id: str) -> list[str]:
+        number = self.index.get(service_id)
+        return [] if number is None else sorted(self.names[a] for a in self.into[number])
+
+    def downstream(self, service_id: str) -> set[str]:
+        """`service_id` and every service it hard-depends on, transitively."""
+        if service_id not in self.index:
+            return {service_id}
+        components = self.reachable_components([self.component_of[service_id]])
+        return {member for component in components for member in self.members[component]}
 
     def reachable_components(self, starts: Iterable[int]) -> set[int]:
         """The components reachable from `starts` (included)."""
@@ -87,21 +184,22 @@ class HardSyncGraph:
         """Fewest hops from `service_id` to each service it reaches through
         hard sync edges (downstream: what it depends on; upstream: what
         depends on it), within `max_depth`; the start itself is left out."""
-        if service_id not in self.graph:
+        start = self.index.get(service_id)
+        if start is None:
             return {}
-        neighbours = self.graph.predecessors if upstream else self.graph.successors
-        depth = {service_id: 0}
-        queue = deque([service_id])
+        neighbours = self.into if upstream else self.out
+        depth = {start: 0}
+        queue = deque([start])
         while queue:
             node = queue.popleft()
             if max_depth is not None and depth[node] >= max_depth:
                 continue
-            for nxt in neighbours(node):
+            for nxt in neighbours[node]:
                 if nxt not in depth:
                     depth[nxt] = depth[node] + 1
                     queue.append(nxt)
-        del depth[service_id]
-        return depth
+        del depth[start]
+        return {self.names[node]: hops for node, hops in depth.items()}
 
     def unit_availability(
         self, caller: str | None, component: int, availabilities: Availabilities,
@@ -273,6 +371,18 @@ def _log(value: float | None) -> float:
     return log(max(value, 1e-300))
 
 
+def _byte_tables(log_values: np.ndarray) -> np.ndarray:
+    """For bitsets packed 8 components a byte (most significant bit first,
+    as np.packbits): table[j, b] = the sum of `log_values` over the
+    components whose bits are set in byte value b at byte position j. A
+    row's sum is then one gather per byte instead of one term per bit."""
+    width = (log_values.size + 7) // 8
+    padded = np.zeros(width * 8)
+    padded[:log_values.size] = log_values
+    bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(float)  # (256, 8)
+    return (bits @ padded.reshape(width, 8).T).T  # (width, 256)
+
+
 def impact_analysis(
     graph: HardSyncGraph, *, service_id: str, availability: float, availabilities: Availabilities,
     max_depth: int = 10,
@@ -284,10 +394,11 @@ def impact_analysis(
 
     The bounds of all impacted services come from one pass: the reach of
     each component as a bitset (sinks first, a component's reach is its own
-    bit or-ed with its successors'), then a matrix product of the reach bits
-    with the log-availabilities of the components. A caller's own component
-    (itself left out) and the units it sees on an edge basis are corrected
-    one by one, so the cost is O(edges x components / 8) plus O(edges)."""
+    bit or-ed with its successors'), then the sum of the components'
+    log-availabilities over each bitset, read from per-byte tables. A
+    caller's own component (itself left out) and the units it sees on an
+    edge basis are corrected one by one, so the cost is
+    O(edges x components / 8) plus O(edges)."""
     ancestors = graph.hops(service_id, upstream=True, max_depth=max_depth)
     if not ancestors:
         return []
@@ -300,14 +411,17 @@ def impact_analysis(
     for component in reversed(reached):  # sinks first
         row = index[component]
         successors = [index[s] for s in graph.successors[component]]
-        if successors:
-            reach[row] = np.bitwise_or.reduce(reach[successors], axis=0)
+        if len(successors) == 1:
+            reach[row] = reach[successors[0]]
+        elif successors:
+            np.bitwise_or.reduce(reach[successors], axis=0, out=reach[row])
         reach[row, row >> 3] |= np.uint8(0x80 >> (row & 7))
 
     # Each component at its weakest member on the service basis; a caller's
     # view differs only for its own component and its edge-basis units.
-    base = [graph.unit_availability(None, component, availabilities)[0] for component in reached]
-    log_base = np.array([_log(value) for value in base])
+    log_base = np.array([_log(graph.unit_availability(None, c, availabilities)[0]) for c in reached])
+    tables = _byte_tables(log_base)
+    byte_positions = np.arange(reach.shape[1])
 
     edge_units: dict[str, set[int]] = {}
     for caller, dependency in availabilities.edge:
@@ -315,21 +429,31 @@ def impact_analysis(
             edge_units.setdefault(caller, set()).add(graph.component_of[dependency])
 
     target_component = graph.component_of[service_id]
+    target_alone = len(graph.members[target_component]) == 1
+    projected_log = _log(availability)
     rows = []
     for start in range(0, len(names), _CHUNK):
         chunk = names[start:start + _CHUNK]
-        bits = np.unpackbits(reach[[index[graph.component_of[n]] for n in chunk]], axis=1, count=size)
-        sums = bits @ log_base
+        packed = reach[[index[graph.component_of[n]] for n in chunk]]
+        sums = tables[byte_positions, packed].sum(axis=1)
         for name, total in zip(chunk, sums.tolist(), strict=True):
-            for component in {graph.component_of[name], *edge_units.get(name, ())}:
-                seen = graph.unit_availability(name, component, availabilities)[0]
-                total += _log(seen) - log_base[index[component]]
-            current_unit = graph.unit_availability(name, target_component, availabilities)[0]
-            projected_unit = graph.unit_availability(
-                name, target_component, availabilities, override=(service_id, availability))[0]
-            rows.append(ImpactRow(
-                service_id=name, depth=ancestors[name], current_bound=exp(total),
-                projected_bound=exp(total - _log(current_unit) + _log(projected_unit)),
-            ))
+            own = graph.component_of[name]
+            corrections = edge_units.get(name)
+            if len(graph.members[own]) == 1 and not corrections:
+                total -= log_base[index[own]]  # alone in its component: it is no dependency of itself
+            else:
+                for component in {own, *(corrections or ())}:
+                    seen = graph.unit_availability(name, component, availabilities)[0]
+                    total += _log(seen) - log_base[index[component]]
+            if target_alone:  # the usual case: the degraded service is in no cycle
+                current_unit = availabilities.seen_by(name, service_id)[0]
+                projected_unit = availability
+            else:
+                current_unit = graph.unit_availability(name, target_component, availabilities)[0]
+                projected_unit = graph.unit_availability(
+                    name, target_component, availabilities, override=(service_id, availability))[0]
+            projected = total - _log(current_unit) + (projected_log if target_alone else _log(projected_unit))
+            rows.append(ImpactRow(service_id=name, depth=ancestors[name], current_bound=exp(total),
+                                  projected_bound=exp(projected)))
     rows.sort(key=lambda r: (r.delta, r.depth, r.service_id))
     return rows

@@ -9,4 +9,5 @@ PARTS: dict[str, str] = {
     "cycles": "graph.benchmarks.cycles",
     "recommendations": "recommendations.benchmarks",
     "load": "slo_engine.benchmarks.load",
+    "whatif": "slos.benchmarks.whatif",
 }

@@ -6,6 +6,8 @@ import pytest
 from graph.models import Service
 from graph.selectors import ServiceNotFound
 from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
+from graph.services.ingest import graph_ingest
+from recommendations.models import SloRecommendation
 from recommendations.tests.factories import SloRecommendationFactory
 from slos.tests.whatif_fixtures import build_shop
 from slos.whatif import whatif_constraint_analysis, whatif_impact_analysis
@@ -17,8 +19,15 @@ def shop(db):
 
 
 def test_constraint_analysis_of_checkout(shop, django_assert_num_queries):
-    with django_assert_num_queries(4):
+    # The service, the graph version (read from the database inside a test's
+    # transaction), the edges below checkout (one recursive query), the
+    # availabilities (recommendations; every service has one, so no
+    # aggregates are read), the SLOs.
+    with django_assert_num_queries(5):
         body = whatif_constraint_analysis(service_id="checkout", target=0.998, window_days=28)
+    whatif_impact_analysis(service_id="payment", availability=0.99)  # caches the whole hard sync graph
+    with django_assert_num_queries(4):
+        assert whatif_constraint_analysis(service_id="checkout", target=0.998, window_days=28) == body
 
     # cart, payment (two paths, once) and fraud (in a cycle with checkout): N = 3.
     assert [d["service_id"] for d in body["dependencies"]] == ["cart", "fraud", "payment"]
@@ -49,8 +58,14 @@ def test_the_edge_basis_of_the_callers_recommendation_is_used(db):
 
 
 def test_impact_of_payment_at_995(shop, django_assert_num_queries):
-    with django_assert_num_queries(5):
+    # The service, the graph version, the whole hard sync graph, the
+    # availabilities' fingerprint (2) and the availabilities (2), the SLOs.
+    with django_assert_num_queries(8):
         body = whatif_impact_analysis(service_id="payment", availability=0.995)
+    # Again: the graph and the availabilities come from the cache; the
+    # service, the graph version, the fingerprint (2) and the SLOs remain.
+    with django_assert_num_queries(5):
+        assert whatif_impact_analysis(service_id="payment", availability=0.995) == body
 
     rows = {row["service_id"]: row for row in body["impacted"]}
     assert {name: row["depth"] for name, row in rows.items()} == {
@@ -79,10 +94,21 @@ def test_impact_within_max_depth_and_query_count_independent_of_size(shop, djang
     for i in range(40):
         ServiceDependencyFactory(source=ServiceFactory(service_id=f"caller-{i}"),
                                  target=ServiceFactory(service_id="admin"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(8):
         body = whatif_impact_analysis(service_id="payment", availability=0.99, max_depth=1)
     assert sorted(r["service_id"] for r in body["impacted"]) == ["admin", "cart", "checkout"]
     assert whatif_impact_analysis(service_id="payment", availability=0.99)["summary"]["impacted"] == 46
+
+
+def test_cached_inputs_follow_new_recommendations_and_graph_writes(shop):
+    before = {r["service_id"]: r for r in whatif_impact_analysis(service_id="payment", availability=0.99)["impacted"]}
+    # A new recommendation of cart supersedes the old one.
+    SloRecommendation.objects.filter(service__service_id="cart").update(status="superseded")
+    SloRecommendationFactory(service=ServiceFactory(service_id="cart"), observed=0.99)
+    graph_ingest(source="manual", nodes=[], edges=[{"source": "newcomer", "target": "payment", "attributes": {}}])
+    after = {r["service_id"]: r for r in whatif_impact_analysis(service_id="payment", availability=0.99)["impacted"]}
+    assert "newcomer" in after and "newcomer" not in before
+    assert after["checkout"]["current_bound"] == pytest.approx(0.99 * 0.999 * 0.9993, abs=1e-10)
 
 
 def test_unknown_and_retired_services_are_not_found(shop):
