@@ -5,8 +5,8 @@ import pytest
 
 from graph.models import Service
 from graph.selectors import ServiceNotFound
-from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
 from graph.services.ingest import graph_ingest
+from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
 from recommendations.models import SloRecommendation
 from recommendations.tests.factories import SloRecommendationFactory
 from slos.tests.whatif_fixtures import build_shop
