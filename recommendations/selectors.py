@@ -1,7 +1,5 @@
 """Reads of recommendations (keyword-only, no writes)."""
 
-from collections.abc import Iterable
-
 from django.core.cache import cache
 from django.db.models import Count, F, Max, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -22,11 +20,10 @@ def recommendations_active(*, service: Service, sli_type: str | None = None) -> 
     return queryset.select_related("service").order_by("sli_type", "metric")
 
 
-def dependency_availabilities(*, service_ids: Iterable[str] | None = None) -> Availabilities:
+def dependency_availabilities() -> Availabilities:
     """The availabilities the dependency ceiling multiplies, as the
-    recommendations last measured them, for the what-if analyses (all
-    services, or those in `service_ids`). Two queries at most, however
-    many services.
+    recommendations last measured them, for the what-if analyses. Two
+    queries, however many services.
 
     * service basis: a service's own availability over its recommendation's
       lookback (the active availability recommendation's
@@ -37,9 +34,6 @@ def dependency_availabilities(*, service_ids: Iterable[str] | None = None) -> Av
     """
     recommendations = SloRecommendation.objects.filter(
         status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY)
-    if service_ids is not None:
-        service_ids = list(service_ids)
-        recommendations = recommendations.filter(service__service_id__in=service_ids)
     service: dict[str, float] = {}
     edge: dict[tuple[str, str], float] = {}
     for caller, observed, dependencies in recommendations.values_list(
@@ -53,8 +47,6 @@ def dependency_availabilities(*, service_ids: Iterable[str] | None = None) -> Av
                 edge[(caller, row["service_id"])] = float(value)
 
     aggregates = SliAggregate.objects.filter(sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS)
-    if service_ids is not None:
-        aggregates = aggregates.filter(service__service_id__in=set(service_ids) - set(service))
     # The latest row per service: a ROW_NUMBER() over each service's rows by
     # computed_at descending follows sli_aggregate_latest_idx.
     latest = aggregates.annotate(

@@ -162,13 +162,6 @@ class HardSyncGraph:
         number = self.index.get(service_id)
         return [] if number is None else sorted(self.names[a] for a in self.into[number])
 
-    def downstream(self, service_id: str) -> set[str]:
-        """`service_id` and every service it hard-depends on, transitively."""
-        if service_id not in self.index:
-            return {service_id}
-        components = self.reachable_components([self.component_of[service_id]])
-        return {member for component in components for member in self.members[component]}
-
     def reachable_components(self, starts: Iterable[int]) -> set[int]:
         """The components reachable from `starts` (included)."""
         seen = set(starts)

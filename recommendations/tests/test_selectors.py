@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from graph.tests.factories import ServiceFactory
-from recommendations.selectors import dependency_availabilities
+from recommendations.models import SloRecommendation
+from recommendations.selectors import dependency_availabilities, dependency_availabilities_fleet
 from recommendations.tests.factories import SloRecommendationFactory
 from telemetry.models import SliAggregate
 
@@ -45,7 +46,11 @@ def test_edge_basis_from_the_callers_recommendation(fleet):
     assert seen.seen_by("other", "payment") == (0.995, "service")
 
 
-def test_only_the_services_asked_for(fleet, django_assert_max_num_queries):
-    with django_assert_max_num_queries(2):
-        seen = dependency_availabilities(service_ids=["cart", "quote"])
-    assert (dict(seen.service), dict(seen.edge)) == ({"cart": 0.9995}, {})
+def test_fleet_availabilities_are_cached_until_what_they_read_changes(fleet, django_assert_num_queries):
+    first = dependency_availabilities_fleet()
+    with django_assert_num_queries(2):  # the fingerprint only
+        assert dependency_availabilities_fleet() == first
+    _aggregate("quote", "0.997000000")
+    assert dependency_availabilities_fleet().service["quote"] == 0.997
+    SloRecommendation.objects.filter(service__service_id="payment").update(status="expired")
+    assert dependency_availabilities_fleet().service["payment"] == 0.99  # back to its aggregate

@@ -21,12 +21,13 @@ def shop(db):
 def test_constraint_analysis_of_checkout(shop, django_assert_num_queries):
     # The service, the graph version (read from the database inside a test's
     # transaction), the edges below checkout (one recursive query), the
-    # availabilities (recommendations; every service has one, so no
-    # aggregates are read), the SLOs.
-    with django_assert_num_queries(5):
+    # availabilities' fingerprint (2) and the availabilities (recommendations,
+    # aggregates), the SLOs.
+    with django_assert_num_queries(8):
         body = whatif_constraint_analysis(service_id="checkout", target=0.998, window_days=28)
     whatif_impact_analysis(service_id="payment", availability=0.99)  # caches the whole hard sync graph
-    with django_assert_num_queries(4):
+    # Cached graph and availabilities: the service, the version, the fingerprint, the SLOs.
+    with django_assert_num_queries(5):
         assert whatif_constraint_analysis(service_id="checkout", target=0.998, window_days=28) == body
 
     # cart, payment (two paths, once) and fraud (in a cycle with checkout): N = 3.
