@@ -1,13 +1,12 @@
-import os
-from pathlib import Path
-
-# Shared data (demo topology) lives beside the repository in ../shared/data.
-SHARED_DATA_DIR = Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parent.parent / "shared" / "data"))
+"""The shared test fixtures of `testing/` (private PostgreSQL, Redis and
+Prometheus servers, a Celery worker, headless Chromium, API clients), loaded
+for every app's tests."""
 
 pytest_plugins = [
-    "slo_engine.testing.api",
-    "slo_engine.testing.celery",
-    "slo_engine.testing.prometheus",
-    "slo_engine.testing.browser",
-    "slo_engine.testing.services",
+    "testing.api",
+    "testing.celery",
+    "testing.concurrency",
+    "testing.prometheus",
+    "testing.browser",
+    "testing.services",
 ]

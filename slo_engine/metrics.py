@@ -3,12 +3,15 @@
 Labels never carry service ids, so cardinality stays bounded: only enums
 (direction, depth bucket, outcome, source, task name).
 
-The two state gauges (open alerts, stale edges) are refreshed from COUNT
-queries each time /metrics is served (slo_engine/metrics_views.py), so they are
-fresh at scrape time whoever last changed the rows. Under gunicorn with several
+State gauges (open alerts, stale edges) are refreshed from COUNT queries each
+time /metrics is served: the app owning the rows registers a refresher with
+`on_scrape` (graph/metrics.py), so they are fresh at scrape time whoever last
+changed the rows. Under gunicorn with several
 workers, PROMETHEUS_MULTIPROC_DIR aggregates every process's samples (see
 gunicorn.conf.py); the gauges then report the most recently written value.
 """
+
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -53,3 +56,13 @@ def depth_bucket(depth: int) -> str:
     if depth <= 6:
         return "4-6"
     return "7-10"
+
+
+SCRAPE_REFRESHERS: list[Callable[[], None]] = []
+
+
+def on_scrape(refresher: Callable[[], None]) -> Callable[[], None]:
+    """Register `refresher` to run before each /metrics scrape (decorator)."""
+    if refresher not in SCRAPE_REFRESHERS:
+        SCRAPE_REFRESHERS.append(refresher)
+    return refresher

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "django_prometheus",
@@ -95,6 +96,8 @@ INSTALLED_APPS = [
     "telemetry",
     "recommendations",
     "slos",
+    "web",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +259,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Service dependency graph and SLO recommendations.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc assets come from drf-spectacular-sidecar through
+    # whitenoise, so the docs work with no internet (air-gapped clusters).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `criticality` field with different choices.
     "ENUM_NAME_OVERRIDES": {
@@ -269,6 +277,11 @@ SPECTACULAR_SETTINGS = {
 # --- Domain settings -------------------------------------------------------
 TELEMETRY_SOURCE = envchoice("TELEMETRY_SOURCE", "demo", {"demo", "prometheus"})
 PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "http://127.0.0.1:9090")
+# The demo topology (ingest format): ingested by seed_demo and read by the demo
+# telemetry source, so both always describe the same graph.
+DEMO_TOPOLOGY_FILE = Path(
+    os.environ.get("DEMO_TOPOLOGY_FILE") or BASE_DIR / "demo" / "data" / "otel-demo-topology.json"
+)
 PROMETHEUS_TIMEOUT_SECONDS = envfloat("PROMETHEUS_TIMEOUT_SECONDS", 10.0)
 PROMETHEUS_RETRIES = envint("PROMETHEUS_RETRIES", 3, minimum=0)
 # PromQL overrides (empty: the OpenTelemetry span-metrics defaults in

@@ -1,15 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from slo_engine import health, metrics_views
-from slo_engine.api.stats import StatsView
 
 api_v1 = [
     path("health", health.live, name="api-health"),
     path("health/ready", health.ready, name="api-health-ready"),
-    re_path(r"^stats/?$", StatsView.as_view(), name="api-stats"),
+    path("", include("web.api.urls")),
     path("", include("telemetry.api.urls")),
     path("", include("recommendations.api.urls")),
     path("", include("slos.api.whatif_urls")),
@@ -38,7 +37,7 @@ urlpatterns = [
         name="redoc",
     ),
     path("metrics", metrics_views.metrics, name="prometheus-django-metrics"),
-    path("", include("slo_engine.page_urls")),
+    path("", include("web.urls")),
 ]
 
 handler400 = "slo_engine.api.errors.handler400"

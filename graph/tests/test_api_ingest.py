@@ -4,12 +4,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import SHARED_DATA_DIR
 from graph.models import GraphVersion, Service, ServiceDependency
 from graph.selectors import graph_version_current
 from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def topology() -> dict:
-    return json.loads((SHARED_DATA_DIR / "otel-demo-topology.json").read_text())
+    return json.loads((django_settings.DEMO_TOPOLOGY_FILE).read_text())
 
 
 def edge(source: str, target: str, **attributes) -> dict:

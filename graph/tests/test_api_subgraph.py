@@ -5,9 +5,9 @@ import json
 import networkx as nx
 import pytest
 import requests
+from django.conf import settings as django_settings
 from django.utils import timezone
 
-from conftest import SHARED_DATA_DIR
 from graph.models import ServiceDependency
 from graph.services.ingest import graph_ingest
 
@@ -17,7 +17,7 @@ SAMPLE = ("frontend-proxy", "frontend", "checkout", "kafka", "load-generator", "
 
 
 def topology() -> dict:
-    return json.loads((SHARED_DATA_DIR / "otel-demo-topology.json").read_text())
+    return json.loads((django_settings.DEMO_TOPOLOGY_FILE).read_text())
 
 
 @pytest.fixture

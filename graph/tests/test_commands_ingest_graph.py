@@ -1,9 +1,9 @@
 from io import StringIO
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from conftest import SHARED_DATA_DIR
 from graph.models import Service, ServiceDependency
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def run(path) -> tuple[str, str]:
 
 
 def test_ingests_the_demo_json():
-    out, _ = run(SHARED_DATA_DIR / "otel-demo-topology.json")
+    out, _ = run(django_settings.DEMO_TOPOLOGY_FILE)
     assert "27 nodes, 44 edges upserted" in out
     assert ServiceDependency.objects.count() == 44
 

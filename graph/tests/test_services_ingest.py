@@ -9,7 +9,6 @@ from graph.models import AlertStatus, CircularDependencyAlert, Service, ServiceD
 from graph.selectors import effective_edges, graph_version_current
 from graph.services.cycles import cycle_alerts_sync
 from graph.services.ingest import IngestResult, graph_ingest, graph_version_bump
-from slo_engine.testing.concurrency import run_together
 
 
 def edge(source: str, target: str, **attributes) -> dict:
@@ -74,7 +73,7 @@ def test_version_bump_increments():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_ingestions_neither_deadlock_nor_lose_edges():
+def test_concurrent_ingestions_neither_deadlock_nor_lose_edges(run_together, ):
     """Eight threads ingest overlapping graphs, each listing its services in a
     different order; every edge of every batch must be stored."""
     names = [f"svc-{i:02d}" for i in range(30)]

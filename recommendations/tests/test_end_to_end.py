@@ -11,7 +11,6 @@ from django_celery_results.models import TaskResult
 from graph.tests.factories import ServiceFactory
 from recommendations.models import SloRecommendation
 from recommendations.tasks import expire_recommendations, generate_recommendations_batch
-from slo_engine.testing.prometheus import ServiceTraffic, daily_traffic, openmetrics_document, span_metrics_openmetrics
 
 LATENCY = {50: 30.0, 95: 150.0, 99: 600.0, 99.9: 1200.0}
 # 30 full days ending yesterday; availability around 99.9% with one bad day.
@@ -20,13 +19,13 @@ RATIOS[12] = 0.995
 
 
 @pytest.fixture(scope="module")
-def prometheus(prometheus_factory):
+def prometheus(prometheus_factory, openmetrics):
     now = datetime.now(UTC)
     today = now.date()
-    days = daily_traffic(start=today - timedelta(days=30), days=30, total=86_400, availability=RATIOS,
+    days = openmetrics.daily_traffic(start=today - timedelta(days=30), days=30, total=86_400, availability=RATIOS,
                          latency_ms=LATENCY)
-    return prometheus_factory(openmetrics_document(span_metrics_openmetrics([ServiceTraffic("checkout", days)],
-                                                                              end=now)))
+    return prometheus_factory(openmetrics.openmetrics_document(
+        openmetrics.span_metrics_openmetrics([openmetrics.ServiceTraffic("checkout", days)], end=now)))
 
 
 @pytest.mark.prometheus

@@ -7,12 +7,12 @@ from io import StringIO
 
 import pytest
 import yaml
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import SHARED_DATA_DIR
 from graph.models import Service
 from graph.services.ingest import graph_ingest
 from recommendations.models import SloRecommendation
@@ -26,7 +26,7 @@ URL = "/api/v1/services/{}/slo-recommendations"
 @pytest.fixture
 def demo_graph(db, settings):
     settings.TELEMETRY_SOURCE = "demo"
-    data = json.loads((SHARED_DATA_DIR / "otel-demo-topology.json").read_text())
+    data = json.loads((django_settings.DEMO_TOPOLOGY_FILE).read_text())
     graph_ingest(source="manual", nodes=data["nodes"], edges=data["edges"])
     return data
 
@@ -220,7 +220,7 @@ def test_generate_many_writes_a_chunk_in_one_transaction_and_counts_outcomes(dem
 
 
 def test_unreachable_telemetry_is_a_503_problem_and_writes_nothing(demo_graph, read_client, settings):
-    from slo_engine.testing.prometheus import free_port
+    from slo_engine.processes import free_port
 
     settings.TELEMETRY_SOURCE = "prometheus"
     settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"

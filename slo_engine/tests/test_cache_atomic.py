@@ -10,8 +10,7 @@ from django.test import override_settings
 from django_redis import get_redis_connection
 
 from slo_engine.cache_atomic import cache_incr_with_expiry, cache_set_if_greater
-from slo_engine.testing.concurrency import run_together
-from slo_engine.testing.services import wait_until
+from slo_engine.processes import wait_until
 
 
 def redis_caches(url: str) -> dict:
@@ -74,7 +73,7 @@ def test_an_expired_counter_starts_again_at_one(any_cache):
     assert cache_incr_with_expiry("short", 1) == 1
 
 
-def test_concurrent_increments_lose_no_count(redis_cache):
+def test_concurrent_increments_lose_no_count(redis_cache, run_together):
     def hammer():
         return [cache_incr_with_expiry("busy", 60) for _ in range(25)]
 

@@ -4,7 +4,6 @@ import pytest
 from django.conf import settings
 from django_celery_results.models import TaskResult
 
-from graph.tasks import mark_stale_edges
 from slo_engine.celery import app
 from slo_engine.metrics import TASK_FAILURES
 
@@ -31,7 +30,8 @@ def test_tasks_have_time_limits_and_retries():
 @pytest.mark.django_db(transaction=True)
 def test_failed_task_is_recorded_and_counted(live_celery_worker):
     before = TASK_FAILURES.labels(task="graph.tasks.mark_stale_edges")._value.get()
-    result = mark_stale_edges.delay(threshold_hours=0)
+    # By name, as beat sends it: the project wiring does not import the app.
+    result = app.send_task("graph.tasks.mark_stale_edges", kwargs={"threshold_hours": 0})
     with pytest.raises(ValueError, match="threshold_hours must be positive"):
         result.get(timeout=30)
     record = TaskResult.objects.get(task_id=result.id)

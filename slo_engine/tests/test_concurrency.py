@@ -9,8 +9,6 @@ import httpx
 import psycopg
 import pytest
 
-from slo_engine.testing.concurrency import run_together
-
 pytestmark = pytest.mark.slow
 
 CLIENTS = 20
@@ -37,7 +35,7 @@ def overlapping_payloads(*, prefix: str, seed: int) -> list[dict]:
     return payloads
 
 
-def push_all_at_once(url: str, key: str, payloads: list[dict]) -> list[tuple[int, str]]:
+def push_all_at_once(run_together, url: str, key: str, payloads: list[dict]) -> list[tuple[int, str]]:
     def push(payload: dict) -> tuple[int, str]:
         try:
             response = httpx.post(f"{url}/api/v1/services/dependencies", json=payload,
@@ -76,7 +74,7 @@ def expected_union(payloads: list[dict]) -> set[tuple[str, str, str]]:
     return {(e["source"], e["target"], p["source"]) for p in payloads for e in p["edges"]}
 
 
-def test_twenty_concurrent_overlapping_ingests_store_exactly_their_union(private_postgres, app_server):
+def test_twenty_concurrent_overlapping_ingests_store_exactly_their_union(private_postgres, app_server, run_together):
     server = app_server(
         env={"DATABASE_URL": private_postgres.url, "REDIS_URL": "", "RATE_LIMIT_INGEST": "10000/min",
              "GUNICORN_THREADS": "5", "LOG_FORMAT": "json"},
@@ -89,7 +87,7 @@ def test_twenty_concurrent_overlapping_ingests_store_exactly_their_union(private
     second = overlapping_payloads(prefix="conc", seed=12)
 
     for payloads in (first, second):
-        results = push_all_at_once(server.url, key, payloads)
+        results = push_all_at_once(run_together, server.url, key, payloads)
         failures = [(status, body) for status, body in results if status != 200]
         assert not failures, failures
 

@@ -3,14 +3,13 @@
 from types import SimpleNamespace
 
 from slo_engine.api.throttles import QueryRateThrottle
-from slo_engine.testing.concurrency import run_together
 
 
 def _request(user_pk: int):
     return SimpleNamespace(user=SimpleNamespace(is_authenticated=True, pk=user_pk), META={})
 
 
-def test_concurrent_requests_never_exceed_the_limit(settings):
+def test_concurrent_requests_never_exceed_the_limit(settings, run_together):
     settings.RATE_LIMIT_QUERY = "10/min"
 
     def burst():

@@ -18,65 +18,41 @@ The scenarios an SRE meets (DEMO_SCENARIOS says which service has which):
   external dependency's (flagged `over_half_of_budget`).
 """
 
+import functools
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
 from telemetry.sources.base import DailySli, ObservedEdge, SliHistory, WindowSli
 
-# (source, target, communication_mode, criticality, protocol) of the demo
-# topology, /work/shared/data/otel-demo-topology.json (a test keeps them equal).
-DEMO_TOPOLOGY_EDGES: tuple[tuple[str, str, str, str, str], ...] = (
-    ("load-generator", "frontend-proxy", "sync", "hard", "http"),
-    ("frontend-proxy", "frontend", "sync", "hard", "http"),
-    ("frontend-proxy", "image-provider", "sync", "soft", "http"),
-    ("frontend-proxy", "flagd-ui", "sync", "soft", "http"),
-    ("frontend-proxy", "grafana", "sync", "soft", "http"),
-    ("frontend-proxy", "jaeger", "sync", "soft", "http"),
-    ("frontend-proxy", "chatbot", "sync", "soft", "http"),
-    ("frontend-proxy", "telemetry-docs", "sync", "soft", "http"),
-    ("frontend", "ad", "sync", "soft", "grpc"),
-    ("frontend", "cart", "sync", "hard", "grpc"),
-    ("frontend", "checkout", "sync", "hard", "grpc"),
-    ("frontend", "currency", "sync", "hard", "grpc"),
-    ("frontend", "product-catalog", "sync", "hard", "grpc"),
-    ("frontend", "recommendation", "sync", "soft", "grpc"),
-    ("frontend", "shipping", "sync", "hard", "grpc"),
-    ("checkout", "cart", "sync", "hard", "grpc"),
-    ("checkout", "currency", "sync", "hard", "grpc"),
-    ("checkout", "email", "sync", "soft", "grpc"),
-    ("checkout", "payment", "sync", "hard", "grpc"),
-    ("checkout", "product-catalog", "sync", "hard", "grpc"),
-    ("checkout", "shipping", "sync", "hard", "grpc"),
-    ("checkout", "kafka", "async", "soft", "kafka"),
-    ("kafka", "accounting", "async", "soft", "kafka"),
-    ("kafka", "fraud-detection", "async", "soft", "kafka"),
-    ("accounting", "astronomy-db", "sync", "hard", "postgresql"),
-    ("product-catalog", "astronomy-db", "sync", "hard", "postgresql"),
-    ("recommendation", "product-catalog", "sync", "hard", "grpc"),
-    ("shipping", "quote", "sync", "hard", "http"),
-    ("cart", "valkey-cart", "sync", "hard", "redis"),
-    ("chatbot", "agent", "sync", "hard", "http"),
-    ("agent", "mcp", "sync", "hard", "http"),
-    ("agent", "frontend", "sync", "soft", "http"),
-    ("mcp", "frontend", "sync", "soft", "http"),
-    ("ad", "flagd", "sync", "degraded", "grpc"),
-    ("cart", "flagd", "sync", "degraded", "grpc"),
-    ("checkout", "flagd", "sync", "degraded", "grpc"),
-    ("email", "flagd", "sync", "degraded", "grpc"),
-    ("frontend", "flagd", "sync", "degraded", "grpc"),
-    ("frontend-proxy", "flagd", "sync", "degraded", "grpc"),
-    ("load-generator", "flagd", "sync", "degraded", "grpc"),
-    ("payment", "flagd", "sync", "degraded", "grpc"),
-    ("product-catalog", "flagd", "sync", "degraded", "grpc"),
-    ("recommendation", "flagd", "sync", "degraded", "grpc"),
-    ("shipping", "flagd", "sync", "degraded", "grpc"),
-)
-DEMO_SERVICES: tuple[str, ...] = tuple(sorted({e[0] for e in DEMO_TOPOLOGY_EDGES}
-                                             | {e[1] for e in DEMO_TOPOLOGY_EDGES}))
+DemoEdge = tuple[str, str, str, str, str]
+
+
+@functools.cache
+def demo_topology_edges() -> tuple[DemoEdge, ...]:
+    """(source, target, communication_mode, criticality, protocol) of every
+    edge of the demo topology, read once from `settings.DEMO_TOPOLOGY_FILE`
+    (demo/data/otel-demo-topology.json, the file `seed_demo` ingests)."""
+    from django.conf import settings
+
+    document = json.loads(Path(settings.DEMO_TOPOLOGY_FILE).read_text())
+    return tuple(
+        (edge["source"], edge["target"], edge["attributes"]["communication_mode"],
+         edge["attributes"]["criticality"], edge["attributes"]["protocol"])
+        for edge in document["edges"]
+    )
+
+
+def demo_services() -> tuple[str, ...]:
+    """Every service id of the demo topology, sorted."""
+    edges = demo_topology_edges()
+    return tuple(sorted({e[0] for e in edges} | {e[1] for e in edges}))
+
 
 STEADY = "steady"
 NOISY = "noisy"
@@ -255,7 +231,7 @@ class DemoSource:
             raise ValueError(f"bad lookback {lookback!r}; expected e.g. 15m, 1h, 7d")
         seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
         edges = []
-        for source, target, mode, _criticality, protocol in DEMO_TOPOLOGY_EDGES:
+        for source, target, mode, _criticality, protocol in demo_topology_edges():
             if mode == "async":
                 connection_type = "messaging_system"
             elif protocol in ("postgresql", "redis"):

@@ -6,48 +6,37 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from slo_engine.testing.prometheus import (
-    DailyTraffic,
-    GraphEdge,
-    PrometheusServer,
-    ServiceTraffic,
-    daily_traffic,
-    openmetrics_document,
-    service_graph_openmetrics,
-    span_metrics_openmetrics,
-)
-
 HISTORY_DAYS = 30
 CHECKOUT_LATENCY = {50.0: 30.0, 95.0: 150.0, 99.0: 600.0, 99.9: 1800.0}
 # Service graph: what discovery must find (client, server, connection_type, requests/hour) ...
 LIVE_EDGES = [
-    GraphEdge("frontend", "checkout", "", 3600),
-    GraphEdge("checkout", "payment", "", 1200),
-    GraphEdge("checkout", "shipping", "messaging_system", 600),
-    GraphEdge("payment", "payments-db", "database", 2400),
-    GraphEdge("cart", "checkout", "", 6),
+    ("frontend", "checkout", "", 3600),
+    ("checkout", "payment", "", 1200),
+    ("checkout", "shipping", "messaging_system", 600),
+    ("payment", "payments-db", "database", 2400),
+    ("cart", "checkout", "", 6),
 ]
 # ... and what it must not: the ingress, an uninstrumented external peer.
 VIRTUAL_EDGES = [
-    GraphEdge("user", "frontend", "virtual_node", 3600),
-    GraphEdge("checkout", "stripe-api", "virtual_node", 600),
+    ("user", "frontend", "virtual_node", 3600),
+    ("checkout", "stripe-api", "virtual_node", 600),
 ]
 
 
 @dataclass(frozen=True)
 class TelemetryFixture:
-    server: PrometheusServer
+    server: object  # testing.prometheus.PrometheusServer
     now: datetime
     first_day: date
     last_full_day: date
-    traffic: dict[str, list[DailyTraffic]]
+    traffic: dict[str, list]  # service -> [testing.prometheus.DailyTraffic]
 
     @property
     def url(self) -> str:
         return self.server.url
 
 
-def _checkout_days(first_day: date) -> list[DailyTraffic]:
+def _checkout_days(openmetrics, first_day: date) -> list:
     # A different availability and latency every day, so a client that mixes
     # days up cannot pass; the last two days (yesterday, today) are equal, so
     # windows ending now have a known availability.
@@ -55,26 +44,29 @@ def _checkout_days(first_day: date) -> list[DailyTraffic]:
     for i in range(HISTORY_DAYS + 1):
         errors = 20 + (i * 37) % 180 if i < HISTORY_DAYS - 1 else 100
         latency = {**CHECKOUT_LATENCY, 99.0: 450.0 + 10 * (i % 30)} if i < HISTORY_DAYS - 1 else CHECKOUT_LATENCY
-        days.append(DailyTraffic(day=first_day + timedelta(days=i), total=86_400, errors=errors, latency_ms=latency))
+        days.append(openmetrics.DailyTraffic(day=first_day + timedelta(days=i), total=86_400, errors=errors,
+                                             latency_ms=latency))
     return days
 
 
 @pytest.fixture(scope="session")
-def telemetry_prometheus(prometheus_factory) -> TelemetryFixture:
+def telemetry_prometheus(prometheus_factory, openmetrics) -> TelemetryFixture:
     now = datetime.now(UTC).replace(microsecond=0)
     today = now.date()
     first_day = today - timedelta(days=HISTORY_DAYS)
     traffic = {
-        "checkout": _checkout_days(first_day),
-        "payment": daily_traffic(start=first_day, days=HISTORY_DAYS + 1, total=43_200, availability=0.995,
+        "checkout": _checkout_days(openmetrics, first_day),
+        "payment": openmetrics.daily_traffic(start=first_day, days=HISTORY_DAYS + 1, total=43_200, availability=0.995,
                                  latency_ms={50.0: 20.0, 99.0: 300.0}),
         # A cold-start service: 8 days of data, no latency histogram.
-        "search": daily_traffic(start=today - timedelta(days=7), days=8, total=8_640, availability=0.99),
+        "search": openmetrics.daily_traffic(start=today - timedelta(days=7), days=8, total=8_640, availability=0.99),
     }
-    text = openmetrics_document(
-        span_metrics_openmetrics([ServiceTraffic(name, days) for name, days in traffic.items()], end=now),
-        service_graph_openmetrics(
-            [*LIVE_EDGES, *VIRTUAL_EDGES, GraphEdge("frontend", "legacy", active_until=now - timedelta(hours=3))],
+    edges = [openmetrics.GraphEdge(*edge) for edge in (*LIVE_EDGES, *VIRTUAL_EDGES)]
+    text = openmetrics.openmetrics_document(
+        openmetrics.span_metrics_openmetrics(
+            [openmetrics.ServiceTraffic(name, days) for name, days in traffic.items()], end=now),
+        openmetrics.service_graph_openmetrics(
+            [*edges, openmetrics.GraphEdge("frontend", "legacy", active_until=now - timedelta(hours=3))],
             start=now - timedelta(hours=6),
             end=now,
         ),

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from graph.models import ServiceDependency
 from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
-from slo_engine.testing.prometheus import free_port
+from slo_engine.processes import free_port
 from telemetry.models import SliAggregate
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.django_db]

@@ -8,7 +8,7 @@ from django.utils import timezone
 from graph.models import GraphVersion, Service, ServiceDependency
 from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
 from slo_engine.metrics import DISCOVERED_EDGES
-from slo_engine.testing.prometheus import free_port
+from slo_engine.processes import free_port
 from telemetry.models import SliAggregate, SliType, TimeWindow
 from telemetry.services import (
     confidence_from_requests,

@@ -4,10 +4,10 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 
-from conftest import SHARED_DATA_DIR
 from telemetry.sources import TelemetrySource, get_telemetry_source
-from telemetry.sources.demo import DEMO_SCENARIOS, DEMO_SERVICES, DEMO_TOPOLOGY_EDGES, DemoSource
+from telemetry.sources.demo import DEMO_SCENARIOS, DemoSource, demo_services, demo_topology_edges
 
 TODAY = date(2026, 3, 1)
 
@@ -28,13 +28,13 @@ def test_last_day_with_data_is_yesterday_by_default():
     assert history.days[-1].day == yesterday and len(history.days) == 6
 
 
-def test_topology_matches_the_shared_demo_file():
-    data = json.loads((SHARED_DATA_DIR / "otel-demo-topology.json").read_text())
+def test_topology_is_read_from_the_demo_data_file():
+    data = json.loads((settings.BASE_DIR / "demo" / "data" / "otel-demo-topology.json").read_text())
     expected = {(e["source"], e["target"], e["attributes"]["communication_mode"], e["attributes"]["criticality"],
                  e["attributes"]["protocol"]) for e in data["edges"]}
-    assert set(DEMO_TOPOLOGY_EDGES) == expected
-    assert set(DEMO_SERVICES) == {n["service_id"] for n in data["nodes"]}
-    assert set(DEMO_SCENARIOS) <= set(DEMO_SERVICES)
+    assert set(demo_topology_edges()) == expected
+    assert set(demo_services()) == {n["service_id"] for n in data["nodes"]}
+    assert set(DEMO_SCENARIOS) <= set(demo_services())
 
 
 def test_history_is_deterministic_and_independent_of_the_range():
@@ -77,7 +77,7 @@ def test_window_sli_agrees_with_daily_history():
 
 def test_service_graph_edges_are_the_demo_topology():
     edges = DemoSource(last_day=TODAY).service_graph_edges(lookback="15m")
-    assert len(edges) == len(DEMO_TOPOLOGY_EDGES)
+    assert len(edges) == len(demo_topology_edges())
     types = {(e.client, e.server): e.connection_type for e in edges}
     assert types[("checkout", "kafka")] == "messaging_system"
     assert types[("product-catalog", "astronomy-db")] == "database"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from slo_engine.testing.prometheus import DEFAULT_LATENCY_BUCKETS_MS, free_port
+from slo_engine.processes import free_port
 from telemetry.sources import TelemetryQueryError, TelemetrySource, TelemetryUnavailable, get_telemetry_source
 from telemetry.sources.prometheus import PrometheusSource
 
@@ -39,10 +39,10 @@ def test_daily_history_returns_the_generated_days(source, telemetry_prometheus):
             assert got.latency_ms[percentile] == pytest.approx(value, abs=0.01), (got.day, percentile)
 
 
-def test_bucket_bounds_come_from_the_histogram(source, telemetry_prometheus):
+def test_bucket_bounds_come_from_the_histogram(source, telemetry_prometheus, openmetrics):
     history = source.daily_history("payment", start=telemetry_prometheus.first_day,
                                    end=telemetry_prometheus.last_full_day)
-    assert history.latency_bucket_bounds_ms == tuple(float(b) for b in DEFAULT_LATENCY_BUCKETS_MS)
+    assert history.latency_bucket_bounds_ms == tuple(float(b) for b in openmetrics.DEFAULT_LATENCY_BUCKETS_MS)
     assert {d.total for d in history.days} == {43_200.0}
 
 

@@ -6,20 +6,26 @@ from rest_framework.test import APIClient
 from slo_engine.models import ApiKey, ApiKeyScope
 
 
-def make_api_key(name: str, scope: str = ApiKeyScope.READ, **fields) -> str:
+def create_api_key(name: str, scope: str = ApiKeyScope.READ, **fields) -> str:
     """Create an API key and return the plain `prefix.secret` string."""
     _, key = ApiKey.objects.create_key(name=name, scope=scope, **fields)
     return key
 
 
 @pytest.fixture
+def make_api_key(db):
+    """`make_api_key(name, scope="read", **fields)` -> the plain key string."""
+    return create_api_key
+
+
+@pytest.fixture
 def read_key(db) -> str:
-    return make_api_key("test-read", ApiKeyScope.READ)
+    return create_api_key("test-read", ApiKeyScope.READ)
 
 
 @pytest.fixture
 def write_key(db) -> str:
-    return make_api_key("test-write", ApiKeyScope.WRITE)
+    return create_api_key("test-write", ApiKeyScope.WRITE)
 
 
 @pytest.fixture

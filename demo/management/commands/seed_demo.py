@@ -2,8 +2,8 @@
 
 Steps, each a method that tests call directly:
 
-1. ingest the OpenTelemetry demo topology (`otel-demo-topology.json` from the
-   shared data directory) through the same validating serializer and service
+1. ingest the OpenTelemetry demo topology (`demo/data/otel-demo-topology.json`,
+   the one copy the demo telemetry source reads too) through the same validating serializer and service
    as the API, plus two plausible edges that close one cycle
    (ad -> recommendation -> product-catalog -> ad);
 2. attach the demo telemetry scenarios to the services (`metadata.demo_scenario`);
@@ -35,7 +35,6 @@ from telemetry.services import otel_graph_discover, sli_aggregates_compute
 from telemetry.sources import TelemetryError, TelemetrySource, get_telemetry_source
 from telemetry.sources.demo import scenario_of
 
-TOPOLOGY_FILE = "otel-demo-topology.json"
 ACTOR = "seed_demo"
 
 # Two soft calls that exist in real shops: listings show sponsored products
@@ -49,19 +48,13 @@ CYCLE_EDGES = [
 ]
 
 
-def shared_data_dir() -> Path:
-    """`SHARED_DATA_DIR` from the environment, else `../shared/data` beside the repository."""
-    configured = os.environ.get("SHARED_DATA_DIR")
-    return Path(configured) if configured else Path(settings.BASE_DIR).parent / "shared" / "data"
-
-
 class Command(BaseCommand):
     help = "Load the OpenTelemetry demo graph, telemetry scenarios, recommendations and demo API keys."
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--data-dir", type=Path, default=None,
-            help="Directory holding otel-demo-topology.json (default: $SHARED_DATA_DIR or ../shared/data).",
+            "--topology", type=Path, default=None,
+            help="Topology in the ingest format (default: demo/data/otel-demo-topology.json).",
         )
         parser.add_argument(
             "--keys-file", type=Path, default=None,
@@ -71,8 +64,8 @@ class Command(BaseCommand):
         default_url = f"http://{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '8000'}"
         parser.add_argument("--base-url", default=default_url, help="Base URL used in the curl examples.")
 
-    def handle(self, *args, data_dir: Path | None, keys_file: Path | None, base_url: str, **options):
-        topology = self.load_topology(data_dir or shared_data_dir())
+    def handle(self, *args, topology: Path | None, keys_file: Path | None, base_url: str, **options):
+        topology = self.load_topology(topology or Path(settings.DEMO_TOPOLOGY_FILE))
         source = get_telemetry_source("demo")
         if settings.TELEMETRY_SOURCE != "demo":
             self.say(f"note: TELEMETRY_SOURCE is {settings.TELEMETRY_SOURCE}; the demo uses the demo source")
@@ -89,14 +82,10 @@ class Command(BaseCommand):
         self.stdout.write(f"seed_demo: {message}")
         self.stdout.flush()
 
-    def load_topology(self, data_dir: Path) -> dict:
+    def load_topology(self, path: Path) -> dict:
         """The demo topology as an ingest payload; CommandError if missing or not JSON."""
-        path = data_dir / TOPOLOGY_FILE
         if not path.is_file():
-            raise CommandError(
-                f"Demo topology not found at {path}. Set SHARED_DATA_DIR to the directory holding "
-                f"{TOPOLOGY_FILE} (the repository expects it in ../shared/data) or pass --data-dir."
-            )
+            raise CommandError(f"Demo topology not found at {path}: pass --topology FILE (ingest format).")
         try:
             return json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -116,7 +105,7 @@ class Command(BaseCommand):
             for node in topology.get("nodes", [])
             if isinstance(node, dict) and isinstance(node.get("service_id"), str)
         ]
-        result = self._ingest({**topology, "nodes": nodes}, what=TOPOLOGY_FILE)
+        result = self._ingest({**topology, "nodes": nodes}, what="the demo topology")
         self.say(
             f"ingested the demo topology: {result.nodes_upserted} services, {result.edges_upserted} edges "
             f"(graph version {result.graph_version})"

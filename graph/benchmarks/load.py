@@ -10,7 +10,7 @@
    it and the configured Redis (own cache key prefix), with the throttle rates
    raised so the test measures the service, not the rate limiter;
 3. seeds a generated graph (LOAD_SERVICES / LOAD_EDGES) through the ingest API;
-4. runs the driver in a second process (`slo_engine.benchmarks.load_driver`,
+4. runs the driver in a second process (`graph.benchmarks.load_driver`,
    headless locust): LOAD_CLIENTS users for LOAD_DURATION_SECONDS, each
    picking subgraph queries (80%), service lists (15%) or small ingests (5%),
    with a random think time of mean LOAD_THINK_MS between requests; then a
@@ -121,7 +121,7 @@ def run(*, progress) -> dict:
     from django.conf import settings
 
     from graph.benchmarks.generate import generate_graph
-    from slo_engine.testing.services import AppServer, app_environment, bootstrap_database
+    from slo_engine.processes import AppServer, app_environment, bootstrap_database
 
     config = LoadConfig.from_env()
     database = settings.DATABASES["default"]
@@ -172,7 +172,7 @@ def run(*, progress) -> dict:
                      f"+ {config.cached_seconds:g} s cached phase")
             driver_cpu = _children_cpu_seconds()
             result = subprocess.run(
-                [sys.executable, "-m", "slo_engine.benchmarks.load_driver", str(plan_path)],
+                [sys.executable, "-m", "graph.benchmarks.load_driver", str(plan_path)],
                 capture_output=True, text=True, check=False,
                 timeout=config.duration_seconds + config.cached_seconds + 300,
             )
@@ -225,12 +225,13 @@ def _graph_version(database_url: str) -> int:
 def _create_keys(database_url: str, *, read: int, write: int) -> dict[str, list[str]]:
     """API keys for the run: clients share them ten (reads) or forty
     (writes) to a key, as teams' tools would."""
-    from slo_engine.testing.services import app_environment, run_in_app
+    from slo_engine.processes import app_environment, run_in_app
 
     code = "\n".join([
         "import json",
-        "from slo_engine.models import ApiKeyScope",
-        "from slo_engine.testing.api import make_api_key",
+        "from slo_engine.models import ApiKey, ApiKeyScope",
+        "def make_api_key(name, scope):",
+        "    return ApiKey.objects.create_key(name=name, scope=scope)[1]",
         f"read = [make_api_key(f'load-read-{{i}}', ApiKeyScope.READ) for i in range({read})]",
         f"write = [make_api_key(f'load-write-{{i}}', ApiKeyScope.WRITE) for i in range({write})]",
         "print(json.dumps({'read': read, 'write': write}))",

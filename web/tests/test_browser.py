@@ -11,7 +11,6 @@ from django.core.management import call_command
 
 from graph.models import Service
 from graph.selectors import effective_edges, effective_graph
-from slo_engine.testing.browser import screenshot
 
 # serialized_rollback restores what migrations inserted (the graph-version row)
 # after the flush, so tests that run later still find it.
@@ -58,7 +57,7 @@ def click_node(page, service_id: str) -> None:
     page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
 
 
-def test_map_renders_the_demo_graph_with_its_cycle(staff_page, demo):
+def test_map_renders_the_demo_graph_with_its_cycle(staff_page, demo, screenshot):
     page = staff_page
     page.goto("/")
     page.wait_for_function(MAP_READY)
@@ -80,7 +79,7 @@ def test_map_renders_the_demo_graph_with_its_cycle(staff_page, demo):
     assert page.console_errors == []
 
 
-def test_search_and_click_focus_a_neighbourhood(staff_page, demo):
+def test_search_and_click_focus_a_neighbourhood(staff_page, demo, screenshot):
     page = staff_page
     page.goto("/")
     page.wait_for_function(MAP_READY)
@@ -149,7 +148,7 @@ def test_anonymous_visitor_logs_in_through_the_admin_and_lands_on_the_map(browse
         context.close()
 
 
-def test_service_page_shows_tiers_charts_and_downloads_yaml(staff_page, demo):
+def test_service_page_shows_tiers_charts_and_downloads_yaml(staff_page, demo, screenshot):
     page = staff_page
     page.goto("/services/checkout/")
     page.wait_for_function("window.sloServiceState && window.sloServiceState.historyLoaded")

@@ -4,12 +4,12 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from slo_engine import pages
+from web import views
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on every page, the admin's included.
     path("favicon.ico", RedirectView.as_view(url=static("pages/favicon.svg"), permanent=True)),
-    path("", pages.service_map, name="page-service-map"),
-    path("services/<slug:service_id>/", pages.service_detail, name="page-service-detail"),
-    path("services/<slug:service_id>/sli-history.json", pages.service_sli_history, name="page-service-sli-history"),
+    path("", views.service_map, name="page-service-map"),
+    path("services/<slug:service_id>/", views.service_detail, name="page-service-detail"),
+    path("services/<slug:service_id>/sli-history.json", views.service_sli_history, name="page-service-sli-history"),
 ]

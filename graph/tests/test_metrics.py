@@ -137,7 +137,7 @@ def test_gunicorn_workers_share_one_view_of_the_counters(private_postgres, app_s
 def test_a_scrape_during_a_database_outage_still_exports_the_process_metrics(app_server):
     """The state gauges cannot be refreshed, but the scrape succeeds and shows
     the outage in the database metrics instead of failing."""
-    from slo_engine.testing.services import free_port
+    from slo_engine.processes import free_port
 
     server = app_server(env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nowhere",
                              "REDIS_URL": "", "DB_CONNECT_TIMEOUT": "1"})

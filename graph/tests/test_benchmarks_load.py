@@ -3,9 +3,9 @@ pushes re-observe (no version bump), graph-change pushes bump the version."""
 
 import pytest
 
+from graph.benchmarks.load import graph_change_payload, percentiles, pipeline_payloads, summarise
 from graph.selectors import graph_version_current
 from graph.services.ingest import graph_ingest
-from slo_engine.benchmarks.load import graph_change_payload, percentiles, pipeline_payloads, summarise
 
 EDGES = [[f"s{i}", f"s{i + 1}"] for i in range(20)]
 
@@ -46,7 +46,7 @@ def test_a_short_load_run_end_to_end(monkeypatch, settings):
     driver in its own process, graph changes, figures and target verdicts."""
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"] or not settings.REDIS_URL:
         pytest.skip("the load test needs PostgreSQL and Redis")
-    from slo_engine.benchmarks.load import run
+    from graph.benchmarks.load import run
 
     for name, value in {"LOAD_CLIENTS": "5", "LOAD_DURATION_SECONDS": "4", "LOAD_CACHED_SECONDS": "2",
                         "LOAD_SERVICES": "60", "LOAD_EDGES": "150", "LOAD_HOT_QUERIES": "20",

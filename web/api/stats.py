@@ -1,7 +1,7 @@
 """`GET /api/v1/stats`: catalog, graph, alert and recommendation counts.
 
-It spans the apps, so it lives in the project package rather than in one of
-them (graph must not import recommendations)."""
+It counts the rows of several apps (graph must not import recommendations),
+so it lives with the pages, which sit on top of every app."""
 
 from django.db.models import Count, Q
 from drf_spectacular.utils import extend_schema

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
+import pytest
+
 
 def run_together(work: Callable, calls: Iterable[tuple], *, timeout: float = 120) -> list:
     """Call `work(*args)` once per `args` in `calls`, each on its own thread;
@@ -38,3 +40,9 @@ def run_together(work: Callable, calls: Iterable[tuple], *, timeout: float = 120
     if errors:
         raise errors[0]
     return results
+
+
+@pytest.fixture(name="run_together")
+def run_together_fixture() -> Callable:
+    """`run_together(work, calls, timeout=120)`: see `run_together` above."""
+    return run_together

@@ -1,6 +1,6 @@
 """The load test's client side: locust, headless, run as a library in its own
-process (`python -m slo_engine.benchmarks.load_driver plan.json`), started by
-`slo_engine.benchmarks.load.run`. Prints one JSON document with the figures of
+process (`python -m graph.benchmarks.load_driver plan.json`), started by
+`graph.benchmarks.load.run`. Prints one JSON document with the figures of
 each phase.
 
 Locust's FastHttpUser (geventhttpclient) is the client: it spends a fraction
@@ -42,7 +42,7 @@ from gevent.pool import Pool  # noqa: E402
 from locust import FastHttpUser  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
-from slo_engine.benchmarks.load import (  # noqa: E402
+from graph.benchmarks.load import (  # noqa: E402
     MIX,
     LoadConfig,
     graph_change_payload,

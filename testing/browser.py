@@ -11,12 +11,12 @@
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = BASE_DIR / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -82,3 +82,9 @@ def staff_page(browser, live_server, staff_user, client) -> Iterator:
         assert page.console_errors == [], f"browser console errors: {page.console_errors}"
     finally:
         context.close()
+
+
+@pytest.fixture(name="screenshot")
+def screenshot_fixture() -> Callable:
+    """`screenshot(page, name, full_page=False)`: see `screenshot` above."""
+    return screenshot

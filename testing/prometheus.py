@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import math
 import shutil
-import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +51,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from slo_engine.processes import free_port
 
 PROMETHEUS_BINARY = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL_BINARY = shutil.which("promtool") or "/usr/bin/promtool"
@@ -311,12 +313,6 @@ def daily_traffic(
     ]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class PrometheusServer:
     """A Prometheus process on 127.0.0.1 serving `data_dir`."""
@@ -419,3 +415,10 @@ def prometheus_factory(tmp_path_factory):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def openmetrics():
+    """This module, so tests build their history with `openmetrics.ServiceTraffic`,
+    `openmetrics.span_metrics_openmetrics(...)` etc. without importing `testing`."""
+    return sys.modules[__name__]

@@ -172,7 +172,7 @@ def test_postgres_restart_costs_no_failed_request_afterwards(private_postgres, a
 def test_readiness_stays_honest_when_prometheus_is_unreachable(private_postgres, app_server):
     """Prometheus down: readiness still 200 (restarting the app would not fix
     it) but says `degraded` and names telemetry with the error."""
-    from slo_engine.testing.services import free_port
+    from slo_engine.processes import free_port
 
     server = app_server(env={
         "DATABASE_URL": private_postgres.url, "REDIS_URL": "", "TELEMETRY_SOURCE": "prometheus",
@@ -193,7 +193,7 @@ def test_readiness_stays_honest_when_prometheus_is_unreachable(private_postgres,
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
 def test_prometheus_outage_tasks_retry_with_backoff_then_succeed(live_celery_worker, settings, prometheus_factory,
-                                                                  client):
+                                                                  openmetrics, client):
     """Discovery on a real worker while Prometheus is unreachable: the task is
     retried (state RETRY, never FAILURE) with growing waits, the readiness
     probe says `degraded` (telemetry) but stays 200; once Prometheus answers,
@@ -203,8 +203,7 @@ def test_prometheus_outage_tasks_retry_with_backoff_then_succeed(live_celery_wor
     from celery.signals import task_prerun
 
     from graph.models import ServiceDependency
-    from slo_engine.testing.prometheus import GraphEdge, openmetrics_document, service_graph_openmetrics
-    from slo_engine.testing.services import free_port, wait_until
+    from slo_engine.processes import free_port, wait_until
     from telemetry.sources import TelemetryUnavailable
     from telemetry.tasks import discover_otel_graph
 
@@ -230,8 +229,8 @@ def test_prometheus_outage_tasks_retry_with_backoff_then_succeed(live_celery_wor
         assert ready.json()["degraded"] == ["telemetry"]
 
         end = datetime.now(UTC)
-        prometheus = prometheus_factory(openmetrics_document(service_graph_openmetrics(
-            [GraphEdge("fault-frontend", "fault-checkout")], start=end - timedelta(hours=2), end=end)))
+        prometheus = prometheus_factory(openmetrics.openmetrics_document(openmetrics.service_graph_openmetrics(
+            [openmetrics.GraphEdge("fault-frontend", "fault-checkout")], start=end - timedelta(hours=2), end=end)))
         settings.PROMETHEUS_URL = prometheus.url
         outcome = result.get(timeout=90)
     finally:
@@ -265,7 +264,7 @@ def test_worker_killed_mid_batch_leaves_no_duplicate_active_recommendations(
     leaves exactly one active recommendation per service and SLI."""
     import psycopg
 
-    from slo_engine.testing.services import app_environment, run_in_app, wait_until
+    from slo_engine.processes import app_environment, run_in_app, wait_until
 
     env = {"DATABASE_URL": private_postgres.url, "REDIS_URL": private_redis.url, "TELEMETRY_SOURCE": "demo"}
     names = [f"batch-{i:03d}" for i in range(BATCH_SERVICES)]

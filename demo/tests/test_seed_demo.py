@@ -5,11 +5,11 @@ import re
 from io import StringIO
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from graph.models import AlertStatus, CircularDependencyAlert, Service, ServiceDependency
 from recommendations.models import RecommendationStatus, SloRecommendation
-from slo_engine.management.commands.seed_demo import shared_data_dir
 from slo_engine.models import ApiKey
 from telemetry.models import SliAggregate
 from telemetry.sources.demo import DEMO_SCENARIOS
@@ -33,7 +33,7 @@ def keys_file(tmp_path):
 def test_seed_demo_loads_the_otel_demo_with_one_cycle(keys_file):
     output = seed(keys_file)
 
-    topology = json.loads((shared_data_dir() / "otel-demo-topology.json").read_text())
+    topology = json.loads(django_settings.DEMO_TOPOLOGY_FILE.read_text())
     assert Service.objects.count() == len(topology["nodes"]) == 27
     manual_edges = ServiceDependency.objects.filter(discovery_source="manual")
     assert manual_edges.count() == len(topology["edges"]) + 2
@@ -102,9 +102,8 @@ def test_seed_demo_replaces_a_revoked_demo_key(keys_file):
     assert json.loads(keys_file.read_text())["read"] == new_read
 
 
-def test_seed_demo_says_where_the_topology_should_be(keys_file, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(CommandError, match=r"Demo topology not found at .*nowhere/otel-demo-topology.json.*"
-                                           r"SHARED_DATA_DIR"):
+def test_seed_demo_says_where_the_topology_should_be(keys_file, tmp_path, settings):
+    settings.DEMO_TOPOLOGY_FILE = tmp_path / "nowhere" / "topology.json"
+    with pytest.raises(CommandError, match=r"Demo topology not found at .*nowhere/topology.json.*--topology"):
         seed(keys_file)
     assert Service.objects.count() == 0

@@ -1,0 +1,6 @@
+"""Benchmark parts of this app, found by `manage.py benchmark` (part name ->
+module exposing `run(*, progress) -> dict`)."""
+
+PARTS: dict[str, str] = {
+    "recommendations": "recommendations.benchmarks.batch",
+}
