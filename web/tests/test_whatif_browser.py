@@ -4,6 +4,7 @@ impact highlighted on the map (at-risk services distinct)."""
 
 import pytest
 
+from graph.tests.factories import ServiceFactory
 from recommendations.models import SloRecommendation
 from slos.tests.whatif_fixtures import build_shop
 
@@ -96,8 +97,6 @@ def test_map_highlights_the_impacted_services_with_the_at_risk_ones_distinct(sta
 
 
 def test_service_without_a_balanced_target_says_so_without_asking(staff_page, shop):
-    from graph.tests.factories import ServiceFactory
-
     ServiceFactory(service_id="newcomer")
     page = staff_page
     page.goto("/services/newcomer/")
