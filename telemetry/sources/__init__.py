@@ -5,8 +5,10 @@ from django.conf import settings
 
 from telemetry.sources.base import (
     DailySli,
+    EventCounts,
     ObservedEdge,
     SliHistory,
+    SloEvents,
     TelemetryError,
     TelemetryQueryError,
     TelemetrySource,
@@ -16,8 +18,10 @@ from telemetry.sources.base import (
 
 __all__ = [
     "DailySli",
+    "EventCounts",
     "ObservedEdge",
     "SliHistory",
+    "SloEvents",
     "TelemetryError",
     "TelemetryQueryError",
     "TelemetrySource",

@@ -6,8 +6,9 @@ recently (for OTel discovery). Implementations: `prometheus` and `demo`,
 chosen by `TELEMETRY_SOURCE`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -79,6 +80,26 @@ class ObservedEdge:
     request_count: float
 
 
+@dataclass(frozen=True)
+class EventCounts:
+    """Good and total events over a span. For a latency SLO "good" is a
+    request under the threshold."""
+
+    good: float
+    total: float
+
+
+@dataclass(frozen=True)
+class SloEvents:
+    """What scoring an SLO needs (section 13): `series` covers the SLO window
+    in steps, `(step end, events in that step)` oldest first; `windows` maps
+    each trailing window asked for (`5m` ... `3d`) to its events, None when
+    there was no traffic."""
+
+    series: tuple[tuple[datetime, EventCounts], ...]
+    windows: dict[str, EventCounts | None]
+
+
 @runtime_checkable
 class TelemetrySource(Protocol):
     name: str
@@ -93,4 +114,19 @@ class TelemetrySource(Protocol):
 
     def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
         """Edges with requests in the trailing `lookback` (e.g. `15m`, `1h`)."""
+        ...
+
+    def slo_events(
+        self,
+        service_id: str,
+        *,
+        window_days: int,
+        windows: Sequence[str],
+        step: timedelta,
+        at: datetime,
+        threshold_ms: float | None = None,
+        metadata: dict | None = None,
+    ) -> SloEvents:
+        """Events of the SLO window ending at `at` (in `step`s) and of the
+        trailing `windows`; `threshold_ms` makes "good" mean under it."""
         ...

@@ -17,7 +17,9 @@ that matches nothing is not an error: the history simply has no days.
 
 import logging
 import math
+import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from string import Template
 
@@ -26,8 +28,10 @@ from django.conf import settings
 
 from telemetry.sources.base import (
     DailySli,
+    EventCounts,
     ObservedEdge,
     SliHistory,
+    SloEvents,
     TelemetryError,
     TelemetryQueryError,
     TelemetryUnavailable,
@@ -50,6 +54,13 @@ DEFAULT_PROMQL: dict[str, str] = {
     "latency_buckets": (
         f"count by (le) (last_over_time(traces_span_metrics_duration_milliseconds_bucket{_SERVER}[$window]))"
     ),
+    # Events under a latency threshold ($le: a regex matching the bucket bound,
+    # "500" or "500.0") and all events, for latency SLOs.
+    "latency_good": (
+        "sum(increase(traces_span_metrics_duration_milliseconds_bucket"
+        '{service_name="$service",span_kind="SPAN_KIND_SERVER",le=~"$le"}[$window]))'
+    ),
+    "latency_total": f"sum(increase(traces_span_metrics_duration_milliseconds_count{_SERVER}[$window]))",
     "service_graph": (
         "sum by (client, server, connection_type) "
         "(increase(traces_service_graph_request_total[$window])) > 0"
@@ -74,6 +85,12 @@ _RETRY_STATUS = {500, 502, 503, 504}
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _le_pattern(threshold_ms: float) -> str:
+    """A PromQL regex literal matching the `le` label of this bucket bound,
+    however the producer formats it ("500", "500.0")."""
+    return re.escape(f"{threshold_ms:g}").replace("\\", "\\\\") + "(\\\\.0*)?"
 
 
 def _number(raw: str) -> float | None:
@@ -313,3 +330,80 @@ class PrometheusSource:
                 )
             )
         return sorted(edges, key=lambda edge: (edge.client, edge.server, edge.connection_type))
+
+    # --- SLO scoring ---------------------------------------------------------
+
+    def _event_expressions(self, service_id: str, threshold_ms: float | None,
+                           metadata: dict | None) -> tuple[Template, Template, bool]:
+        """(total, bad-or-good, is_good) templates with `$window` left open:
+        availability counts errors, latency counts requests under the threshold."""
+        values = {"service": service_id}
+        if threshold_ms is None:
+            total = Template(self._template("total", metadata).safe_substitute(**values))
+            errors = Template(self._template("errors", metadata).safe_substitute(**values))
+            return total, errors, False
+        values["le"] = _le_pattern(threshold_ms)
+        total = Template(self._template("latency_total", metadata).safe_substitute(**values))
+        good = Template(self._template("latency_good", metadata).safe_substitute(**values))
+        return total, good, True
+
+    def _windows_query(self, template: Template, windows: Sequence[str], at: datetime) -> dict[str, float]:
+        """One instant query for all windows: each window's expression tagged
+        with a `slo_window` label, joined with `or`; series are summed per window."""
+        parts = [f'label_replace(({template.safe_substitute(window=w)}), "slo_window", "{w}", "", "")'
+                 for w in windows]
+        values: dict[str, float] = {}
+        for item in self.query(" or ".join(parts), time=at):
+            window = item.get("metric", {}).get("slo_window")
+            value = _number(item["value"][1]) if "value" in item else None
+            if window and value is not None:
+                values[window] = values.get(window, 0.0) + value
+        return values
+
+    def _step_series(self, template: Template, *, start: datetime, end: datetime,
+                     step: timedelta) -> dict[float, float]:
+        """`increase` over each step, evaluated at each step's end."""
+        expression = template.safe_substitute(window=f"{int(step.total_seconds())}s")
+        values: dict[float, float] = {}
+        for item in self.query_range(expression, start, end, step):
+            for timestamp, raw in item.get("values", []):
+                value = _number(raw)
+                if value is not None:
+                    values[float(timestamp)] = values.get(float(timestamp), 0.0) + value
+        return values
+
+    def slo_events(
+        self,
+        service_id: str,
+        *,
+        window_days: int,
+        windows: Sequence[str],
+        step: timedelta,
+        at: datetime,
+        threshold_ms: float | None = None,
+        metadata: dict | None = None,
+    ) -> SloEvents:
+        """Events for scoring an SLO: two range queries over the window (one
+        point per step) and two instant queries for all trailing windows.
+        A missing error series on a step or window with traffic means no errors."""
+        total_t, other_t, other_is_good = self._event_expressions(service_id, threshold_ms, metadata)
+        start = at - timedelta(days=window_days) + step
+        totals = self._step_series(total_t, start=start, end=at, step=step)
+        others = self._step_series(other_t, start=start, end=at, step=step)
+        series = []
+        for timestamp in sorted(totals):
+            total = totals[timestamp]
+            other = others.get(timestamp, total if other_is_good else 0.0)
+            good = other if other_is_good else total - other
+            series.append((datetime.fromtimestamp(timestamp, tz=UTC), EventCounts(good=good, total=total)))
+        window_totals = self._windows_query(total_t, windows, at)
+        window_others = self._windows_query(other_t, windows, at)
+        counts: dict[str, EventCounts | None] = {}
+        for window in windows:
+            total = window_totals.get(window)
+            if not total or total <= 0:
+                counts[window] = None
+                continue
+            other = window_others.get(window, total if other_is_good else 0.0)
+            counts[window] = EventCounts(good=other if other_is_good else total - other, total=total)
+        return SloEvents(series=tuple(series), windows=counts)
