@@ -7,6 +7,7 @@ from django.db.models.functions import RowNumber
 from graph.domain.whatif import Availabilities
 from graph.models import Service
 from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
+from recommendations.queries import availability_edge_basis, availability_observed
 from telemetry.models import SliAggregate, SliType, TimeWindow
 
 
@@ -22,7 +23,7 @@ def recommendations_active(*, service: Service, sli_type: str | None = None) -> 
 
 def dependency_availabilities() -> Availabilities:
     """The availabilities the dependency ceiling multiplies, as the
-    recommendations last measured them, for the what-if analyses. Two
+    recommendations last measured them, for the what-if analyses. Three
     queries, however many services.
 
     * service basis: a service's own availability over its recommendation's
@@ -32,23 +33,16 @@ def dependency_availabilities() -> Availabilities:
     * edge basis: what a caller's active recommendation lists for a
       dependency with `availability_basis: "edge"` (its own calls to it).
     """
-    recommendations = SloRecommendation.objects.filter(
-        status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY)
-    service: dict[str, float] = {}
-    edge: dict[tuple[str, str], float] = {}
-    for caller, observed, dependencies in recommendations.values_list(
-        "service__service_id", "explanation__observed_availability", "explanation__dependency_impact__dependencies",
-    ):
-        if isinstance(observed, int | float):
-            service[caller] = float(observed)
-        for row in dependencies if isinstance(dependencies, list) else ():
-            value = row.get("availability") if isinstance(row, dict) else None
-            if row.get("availability_basis") == "edge" and isinstance(value, int | float):
-                edge[(caller, row["service_id"])] = float(value)
+    service = {name: float(observed) for name, observed in availability_observed() if observed is not None}
+    edge = {(caller, dependency): float(value) for caller, dependency, value in availability_edge_basis()}
 
-    aggregates = SliAggregate.objects.filter(sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS)
-    # The latest row per service: a ROW_NUMBER() over each service's rows by
-    # computed_at descending follows sli_aggregate_latest_idx.
+    # Only services without an active recommendation need an aggregate: the
+    # window then runs over their rows alone (sli_aggregate_latest_idx), not
+    # over every hourly row the retention keeps for the fleet.
+    with_recommendation = SloRecommendation.objects.filter(
+        status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY).values("service_id")
+    aggregates = SliAggregate.objects.filter(
+        sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS).exclude(service_id__in=with_recommendation)
     latest = aggregates.annotate(
         rank=Window(RowNumber(), partition_by=[F("service_id")], order_by=F("computed_at").desc())
     ).filter(rank=1).values_list("service__service_id", "value")
