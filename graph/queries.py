@@ -402,35 +402,14 @@ _HARD_SYNC_ALL = f"""
     JOIN graph_service tgt ON tgt.id = d.target_id
     WHERE {_HARD_SYNC_TOP}"""
 
-# The hard sync edges below one service: a walk over node ids alone (UNION
-# drops a node met again, so cycles end the walk and there is no depth cap),
-# then the hard sync edges leaving the nodes walked. Joins on source_id use
-# dependency_fwd_live_idx (source, target) WHERE NOT is_stale.
-_HARD_SYNC_BELOW = f"""
-    WITH RECURSIVE below(node) AS (
-        SELECT s.id FROM graph_service s WHERE s.service_id = %s AND s.retired_at IS NULL
-      UNION
-        SELECT d.target_id FROM below w JOIN graph_servicedependency d ON d.source_id = w.node
-        WHERE {_HARD_SYNC_TOP}
-    )
-    SELECT src.service_id, tgt.service_id
-    FROM below w
-    JOIN graph_servicedependency d ON d.source_id = w.node
-    JOIN graph_service src ON src.id = d.source_id
-    JOIN graph_service tgt ON tgt.id = d.target_id
-    WHERE {_HARD_SYNC_TOP}"""
+def hard_sync_edges_sql() -> str:
+    """The SQL of `hard_sync_edges` (no parameters)."""
+    return _HARD_SYNC_ALL
 
 
-def hard_sync_edges_sql(*, below: bool) -> str:
-    """The SQL of `hard_sync_edges`; with `below`, one parameter: the service_id."""
-    return _HARD_SYNC_BELOW if below else _HARD_SYNC_ALL
-
-
-def hard_sync_edges(*, below: str | None = None) -> list[tuple[str, str]]:
-    """The effective hard sync edges (caller, dependency) between active
-    services, as service_ids: every one, or only those `below` a service
-    (the edges among everything it hard-depends on, transitively, with no
-    depth limit). One query either way."""
+def hard_sync_edges() -> list[tuple[str, str]]:
+    """Every effective hard sync edge (caller, dependency) between active
+    services, as service_ids, in one query."""
     with connection.cursor() as cursor:
-        cursor.execute(hard_sync_edges_sql(below=below is not None), [] if below is None else [below])
+        cursor.execute(hard_sync_edges_sql())
         return cursor.fetchall()

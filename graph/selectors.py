@@ -196,21 +196,14 @@ def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list
     return dependencies, dependents
 
 
-def hard_sync_graph(*, below: str | None = None) -> HardSyncGraph:
+def hard_sync_graph() -> HardSyncGraph:
     """The effective hard sync graph the what-if analyses walk (DESIGN.md
-    section 14), its cycles condensed.
-
-    The whole graph is built from one query and cached for the current graph
-    version (every graph write bumps it), so a fleet-wide analysis does not
-    re-read 25,000 edges each time. With `below`, the graph holds at least
-    what that service hard-depends on: the cached whole graph when there is
-    one, else one recursive query for just that part (not cached)."""
+    section 14), its cycles condensed: built from one query and cached for
+    the current graph version (every graph write bumps it), so an analysis
+    does not re-read 25,000 edges each time."""
     key = f"graph:hard-sync:v{graph_version_current()}"
     graph = cache.get(key)
-    if graph is not None:
-        return graph
-    if below is not None:
-        return HardSyncGraph(hard_sync_edges(below=below))
-    graph = HardSyncGraph(hard_sync_edges())
-    cache.set(key, graph, GRAPH_CACHE_SECONDS)
+    if graph is None:
+        graph = HardSyncGraph(hard_sync_edges())
+        cache.set(key, graph, GRAPH_CACHE_SECONDS)
     return graph

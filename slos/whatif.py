@@ -45,7 +45,7 @@ def whatif_constraint_analysis(*, service_id: str, target: float, window_days: i
     and the availabilities come from the cache when their inputs have not
     changed."""
     _active_or_raise(service_id)
-    graph = hard_sync_graph(below=service_id)
+    graph = hard_sync_graph()
     seen = dependency_availabilities_fleet()
     analysis = constraint_analysis(graph, service_id=service_id, target=target, availabilities=seen,
                                    window_days=window_days)

@@ -4,7 +4,6 @@ Python merge, on PostgreSQL and on SQLite."""
 
 import random
 
-import networkx as nx
 import pytest
 
 from graph.models import Service, ServiceDependency
@@ -45,14 +44,6 @@ def test_every_hard_sync_edge_matches_the_python_merge(mixed_graph):
     assert expected and all("s03" not in pair for pair in expected)
 
 
-def test_edges_below_a_service_are_those_among_its_transitive_dependencies(mixed_graph):
-    full = nx.DiGraph(hard_sync_edges())
-    for start in ("s00", "s05", "s11", "s20"):
-        below = nx.descendants(full, start) | {start} if start in full else {start}
-        expected = {(u, v) for u, v in full.edges if u in below}
-        assert set(hard_sync_edges(below=start)) == expected, start
-
-
 def test_manual_soft_record_outranks_an_observed_hard_one(db):
     _edge("a", "b", discovery_source="manual", criticality="soft")
     _edge("a", "b", discovery_source="otel_service_graph", criticality="hard")
@@ -63,27 +54,9 @@ def test_manual_soft_record_outranks_an_observed_hard_one(db):
     assert hard_sync_edges() == [("a", "c")]
 
 
-def test_below_has_no_depth_limit_and_ends_on_cycles(db):
-    chain = [f"n{i:02d}" for i in range(15)]
-    for a, b in zip(chain, chain[1:], strict=False):
-        _edge(a, b)
-    _edge(chain[-1], chain[5])  # a cycle at the bottom
-    assert len(hard_sync_edges(below="n00")) == 15
-    assert {u for u, _ in hard_sync_edges(below="n14")} == set(chain[5:])
-
-
-def test_below_an_unknown_or_retired_service_is_empty(db):
-    _edge("a", "b")
-    Service.objects.filter(service_id="a").update(retired_at="2025-01-01T00:00:00Z")
-    assert hard_sync_edges(below="a") == []
-    assert hard_sync_edges(below="nobody") == []
-
-
 def test_the_same_sql_runs_on_sqlite():
     records = [("a", "b", "manual", 1.0, False), ("b", "c", "manual", 1.0, False), ("c", "a", "backstage", 1.0, False),
                ("c", "d", "manual", 1.0, True), ("x", "a", "otel_service_graph", 0.5, False)]
     conn = _sqlite_database(records)
     conn.execute("UPDATE graph_servicedependency SET criticality = 'soft' WHERE source_id = 'id-x'")
-    assert sorted(conn.execute(hard_sync_edges_sql(below=False)).fetchall()) == [("a", "b"), ("b", "c"), ("c", "a")]
-    assert sorted(conn.execute(hard_sync_edges_sql(below=True).replace("%s", "?"), ["b"]).fetchall()) == [
-        ("a", "b"), ("b", "c"), ("c", "a")]
+    assert sorted(conn.execute(hard_sync_edges_sql()).fetchall()) == [("a", "b"), ("b", "c"), ("c", "a")]
