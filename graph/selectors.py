@@ -14,6 +14,7 @@ from graph.domain.whatif import HardSyncGraph
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
 from graph.queries import hard_sync_edges, subgraph
 from slo_engine.cache_atomic import cache_set_if_greater
+from slo_engine.cache_local import cache_get_or_build
 from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
 
 logger = logging.getLogger(__name__)
@@ -199,11 +200,8 @@ def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list
 def hard_sync_graph() -> HardSyncGraph:
     """The effective hard sync graph the what-if analyses walk (DESIGN.md
     section 14), its cycles condensed: built from one query and cached for
-    the current graph version (every graph write bumps it), so an analysis
-    does not re-read 25,000 edges each time."""
-    key = f"graph:hard-sync:v{graph_version_current()}"
-    graph = cache.get(key)
-    if graph is None:
-        graph = HardSyncGraph(hard_sync_edges())
-        cache.set(key, graph, GRAPH_CACHE_SECONDS)
-    return graph
+    the current graph version (every graph write bumps it), decoded once per
+    process (`slo_engine.cache_local`), so an analysis neither re-reads
+    25,000 edges nor unpickles them each time."""
+    return cache_get_or_build(
+        f"graph:hard-sync:v{graph_version_current()}", lambda: HardSyncGraph(hard_sync_edges()), GRAPH_CACHE_SECONDS)

@@ -1,6 +1,5 @@
 """Reads of recommendations (keyword-only, no writes)."""
 
-from django.core.cache import cache
 from django.db.models import Count, F, Max, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -8,6 +7,7 @@ from graph.domain.whatif import Availabilities
 from graph.models import Service
 from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
 from recommendations.queries import availability_edge_basis, availability_observed
+from slo_engine.cache_local import cache_get_or_build
 from telemetry.models import SliAggregate, SliType, TimeWindow
 
 
@@ -63,7 +63,8 @@ def dependency_availabilities_fleet() -> Availabilities:
     fingerprint of what it reads: the count and last update of the active
     availability recommendations, and the newest 28-day availability
     aggregate (its id: the primary key index answers MAX at once). Two
-    aggregate queries on a hit instead of decoding every recommendation."""
+    aggregate queries on a hit instead of decoding every recommendation;
+    decoded once per process (`slo_engine.cache_local`)."""
     recommendations = SloRecommendation.objects.filter(
         status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY,
     ).aggregate(count=Count("id"), last=Max("updated_at"))
@@ -71,8 +72,4 @@ def dependency_availabilities_fleet() -> Availabilities:
         sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS).aggregate(last=Max("id"))["last"]
     last = recommendations["last"].isoformat() if recommendations["last"] else "-"
     key = f"recommendations:availabilities:{recommendations['count']}:{last}:{newest_aggregate}"
-    seen = cache.get(key)
-    if seen is None:
-        seen = dependency_availabilities()
-        cache.set(key, seen, AVAILABILITIES_CACHE_SECONDS)
-    return seen
+    return cache_get_or_build(key, dependency_availabilities, AVAILABILITIES_CACHE_SECONDS)
