@@ -47,6 +47,7 @@ def test_whatif_box_lists_the_impact_and_refuses_bad_input(staff_page, shop, scr
     page = staff_page
     page.goto("/services/payment/")
     page.wait_for_function("window.sloWhatIf && (window.sloWhatIf.constraint || window.sloWhatIf.error)")
+    assert page.locator("#whatif-map-link").is_hidden()  # nothing to highlight before a run
     page.fill("#whatif-availability", "99.5")
     page.click("#whatif-run")
     page.wait_for_function(WHATIF_DONE)
@@ -66,7 +67,7 @@ def test_whatif_box_lists_the_impact_and_refuses_bad_input(staff_page, shop, scr
     page.click("#whatif-run")
     page.wait_for_function(WHATIF_DONE)
     assert "availability" in page.locator("#whatif-status").inner_text()
-    assert page.locator("#whatif-table").is_hidden()
+    assert page.locator("#whatif-table").is_hidden() and page.locator("#whatif-map-link").is_hidden()
     # Chromium logs the expected 422 response itself; nothing else may appear.
     assert [e for e in page.console_errors if "status of 422" not in e] == []
     page.console_errors.clear()
