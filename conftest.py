@@ -9,4 +9,5 @@ pytest_plugins = [
     "testing.prometheus",
     "testing.browser",
     "testing.services",
+    "testing.otlp",
 ]

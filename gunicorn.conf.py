@@ -4,7 +4,9 @@ Environment: BIND (default 0.0.0.0:8000), WEB_CONCURRENCY (worker processes,
 default 2 x CPUs + 1), GUNICORN_THREADS (threads per worker, default 1 = sync
 workers), GUNICORN_TIMEOUT (s, default 30), GUNICORN_ACCESS_LOG (`-` for
 stdout; off by default: the application logs one structured line per request
-with its correlation id), PROMETHEUS_MULTIPROC_DIR (see below).
+with its correlation id), PROMETHEUS_MULTIPROC_DIR (see below). Tracing
+(OTEL_* variables, see slo_engine/tracing) is set up in each worker after the
+fork: the exporter's thread must belong to the process that serves.
 """
 
 import multiprocessing
@@ -46,6 +48,22 @@ def on_starting(server):
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory, exist_ok=True)
+
+
+def post_fork(server, worker):
+    """Each worker sets its own tracing up (a no-op without an OTLP endpoint),
+    before it loads the application, so the Django instrumentation's
+    middleware is in the handler the worker builds."""
+    from slo_engine.tracing import configure_tracing
+
+    configure_tracing()
+
+
+def worker_exit(server, worker):
+    """Export the spans still buffered before the worker goes."""
+    from slo_engine.tracing import shutdown_tracing
+
+    shutdown_tracing()
 
 
 def child_exit(server, worker):

@@ -83,13 +83,14 @@ class ServiceAdmin(GraphWriteAdminMixin, admin.ModelAdmin):
 class ServiceDependencyAdmin(GraphWriteAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "source", "target", "discovery_source", "communication_mode", "criticality",
-        "confidence_score", "is_stale", "last_observed_at",
+        "confidence_score", "failure_ratio", "is_stale", "last_observed_at",
     )
     list_filter = ("discovery_source", "is_stale", "communication_mode", "criticality")
     search_fields = ("source__service_id", "target__service_id", "protocol")
     list_select_related = ("source", "target")
     raw_id_fields = ("source", "target")
-    readonly_fields = ("created_at", "updated_at")
+    # Edge health is measured by discovery, not typed in.
+    readonly_fields = ("request_rate", "failure_ratio", "health_observed_at", "created_at", "updated_at")
     show_full_result_count = False
 
 

@@ -121,6 +121,11 @@ class ServiceDependency(TimestampedModel):
     confidence_score = models.FloatField(default=1.0)
     last_observed_at = models.DateTimeField()
     is_stale = models.BooleanField(default=False)
+    # Edge health from the service graph or the mesh (DESIGN.md section 8):
+    # requests per second and the failed share, over the discovery lookback.
+    request_rate = models.FloatField(null=True, blank=True)
+    failure_ratio = models.FloatField(null=True, blank=True)
+    health_observed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -136,6 +141,13 @@ class ServiceDependency(TimestampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(timeout_ms__isnull=True) | Q(timeout_ms__gt=0), name="dependency_timeout_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(request_rate__isnull=True) | Q(request_rate__gte=0), name="dependency_request_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(failure_ratio__isnull=True) | (Q(failure_ratio__gte=0.0) & Q(failure_ratio__lte=1.0)),
+                name="dependency_failure_ratio_range",
             ),
             choices_check("communication_mode", CommunicationMode, "dependency_mode_valid"),
             choices_check("criticality", DependencyCriticality, "dependency_criticality_valid"),

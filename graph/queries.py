@@ -66,7 +66,7 @@ _WALK_EDGES = """
     SELECT src.service_id, tgt.service_id, {source_depth}, {target_depth},
            src.criticality, src.team, tgt.criticality, tgt.team,
            d.discovery_source, d.communication_mode, d.criticality, d.protocol, d.timeout_ms,
-           d.confidence_score, d.is_stale
+           d.confidence_score, d.is_stale, d.request_rate, d.failure_ratio
     FROM {name}_nodes ns
     JOIN graph_servicedependency d ON d.{join_col} = ns.node
     JOIN {name}_nodes nt ON nt.node = d.{next_col}
@@ -105,6 +105,7 @@ class Subgraph:
                 source=e["source"], target=e["target"], communication_mode=e["communication_mode"],
                 criticality=e["criticality"], protocol=e["protocol"], timeout_ms=e["timeout_ms"], retry_config={},
                 confidence_score=e["confidence_score"], discovery_sources=tuple(e["discovery_sources"]),
+                request_rate=e["request_rate"], failure_ratio=e["failure_ratio"],
             )
             for e in self.edge_dicts
         ]
@@ -137,11 +138,12 @@ def _edge_dict(pair: tuple[str, str], rows: list[tuple]) -> dict:
             "source": pair[0], "target": pair[1], "communication_mode": row[9], "criticality": row[10],
             "protocol": row[11], "timeout_ms": row[12],
             "confidence_score": round(min(max(float(row[13]), 0.0), 1.0), 6), "discovery_sources": [row[8]],
+            "request_rate": row[15], "failure_ratio": row[16],
         }
     return merge_pair([
         EdgeRecord(source=pair[0], target=pair[1], discovery_source=row[8], communication_mode=row[9],
                    criticality=row[10], protocol=row[11], timeout_ms=row[12], confidence_score=float(row[13]),
-                   is_stale=bool(row[14]))
+                   is_stale=bool(row[14]), request_rate=row[15], failure_ratio=row[16])
         for row in rows
     ]).as_dict()
 

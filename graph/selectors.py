@@ -16,6 +16,7 @@ from graph.queries import hard_sync_edges, subgraph
 from slo_engine.cache_atomic import cache_set_if_greater
 from slo_engine.cache_local import cache_get_or_build
 from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
+from slo_engine.tracing import span_attributes, traced
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ _RECORD_FIELDS = (
     "confidence_score",
     "is_stale",
     "last_observed_at",
+    "request_rate",
+    "failure_ratio",
 )
 
 
@@ -113,6 +116,7 @@ class ServiceRetired(Exception):
 GRAPH_CACHE_SECONDS = 600
 
 
+@traced("graph.traversal")
 def service_subgraph_json(
     *, service_id: str, direction: str = "downstream", depth: int = 3, include_stale: bool = False,
     min_confidence: float = 0.0, use_cache: bool = True,
@@ -128,6 +132,8 @@ def service_subgraph_json(
     service bump it), so a hit needs no lookup of the service: no database
     query at all while the version's mirror is cached."""
     started = time.perf_counter()
+    span_attributes({"service.id": service_id, "graph.traversal.direction": direction,
+                     "graph.traversal.depth": depth, "graph.traversal.include_stale": include_stale})
     key = (
         f"graph:subgraph-json:v{graph_version_current()}:{service_id}:{direction}:{depth}:"
         f"{int(include_stale)}:{min_confidence!r}"
@@ -149,6 +155,7 @@ def service_subgraph_json(
         body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
         if use_cache:
             cache.set(key, body, GRAPH_CACHE_SECONDS)
+    span_attributes({"graph.traversal.cache_hit": outcome == "hit"})
     TRAVERSAL_SECONDS.labels(direction=direction, depth_bucket=depth_bucket(depth), cache=outcome).observe(
         time.perf_counter() - started
     )

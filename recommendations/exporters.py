@@ -8,10 +8,22 @@
   multi-burn-rate alerts (Google SRE workbook, ch. 5) whose factors follow
   the SLO window: budget share x period / long window.
 
-Queries are the telemetry source's PromQL templates (DESIGN.md section 8:
-settings `PROMQL_*` and per-service `metadata.promql` override the defaults).
+Queries are the ones the recommendations were computed from: the telemetry
+source's PromQL templates for the service (the detected Collector or Tempo
+naming; settings `PROMQL_*` and per-service `metadata.promql` win). Latency
+SLOs count requests under the threshold from the same histogram, its `le`
+bound written in the histogram's own unit.
+
+Names meet what the tools accept: OpenSLO `metadata.name` and `spec.service`
+are RFC 1123 labels (lowercase, at most 63 characters, a hash suffix when
+shortened), the service_id kept in `displayName` and labels; Sloth gets no
+empty label values and a header naming the `--default-slo-period` its
+objectives were computed for.
 """
 
+import hashlib
+import logging
+import re
 from dataclasses import dataclass
 from string import Template
 
@@ -20,11 +32,24 @@ from django.conf import settings
 
 from graph.models import Service
 from recommendations.models import RecommendationSliType, SloRecommendation
-from telemetry.sources.prometheus import DEFAULT_PROMQL, PROMQL_SETTINGS
+from telemetry.sources import TelemetryError
+from telemetry.sources.prometheus import PrometheusSource, histogram_of
+
+logger = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("openslo", "sloth", "prometheus")
 TIERS = ("conservative", "balanced", "aggressive")
-_LATENCY_SELECTOR = '{service_name="$service",span_kind="SPAN_KIND_SERVER"}'
+RFC1123_MAX = 63
+_NOT_RFC1123 = re.compile(r"[^a-z0-9]+")
+_LABEL_VALUE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$")
+
+
+class ExportError(ValueError):
+    """A recommendation cannot be written in the format asked for; `field` names the cause."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -51,32 +76,47 @@ def burn_rate_factor(window: BurnRateWindow, *, window_days: int) -> float:
 
 
 def promql_templates(service: Service) -> dict[str, str]:
-    """The PromQL templates the telemetry source uses for this service."""
-    configured = {key: getattr(settings, name, "") for key, name in PROMQL_SETTINGS.items()}
-    templates = {**DEFAULT_PROMQL, **{k: v for k, v in configured.items() if v}}
-    overrides = (service.metadata or {}).get("promql") or {}
-    if isinstance(overrides, dict):
-        templates.update({k: v for k, v in overrides.items() if isinstance(v, str) and v})
-    return templates
+    """The PromQL templates the telemetry source uses for this service. With
+    the demo source, or Prometheus unreachable and its naming never seen,
+    the Collector's naming stands in."""
+    # A short timeout: an export waits on Prometheus only for a naming it has not seen yet.
+    source = PrometheusSource(base_url=settings.PROMETHEUS_URL, timeout=min(settings.PROMETHEUS_TIMEOUT_SECONDS, 2.0),
+                              retries=0)
+    detect = settings.TELEMETRY_SOURCE == "prometheus"
+    try:
+        return source.templates(service.metadata, detect=detect)
+    except TelemetryError as exc:
+        logger.warning("export of %s: span-metric naming unknown (%s); using the Collector's", service.service_id, exc)
+        return source.templates(service.metadata, detect=False)
 
 
-def _bound(value: float) -> str:
-    return f"{value:g}"
+def _le_matcher(bound: float) -> str:
+    """A matcher for one `le` bound however the producer spelled it (`0.25`,
+    `250`, `250.0`)."""
+    spellings = dict.fromkeys((f"{bound:g}", repr(float(bound)), f"{bound:f}".rstrip("0").rstrip(".")))
+    if len(spellings) == 1:
+        return f'le="{next(iter(spellings))}"'
+    return 'le=~"' + "|".join(re.escape(s).replace("\\", "\\\\") for s in spellings) + '"'
 
 
 def event_queries(recommendation: SloRecommendation, tier: str) -> tuple[str, str, str]:
     """(good, errors, total) PromQL with `$window` left for the caller."""
     service = recommendation.service
+    templates = promql_templates(service)
     if recommendation.sli_type == RecommendationSliType.AVAILABILITY:
-        templates = promql_templates(service)
         total = Template(templates["total"]).safe_substitute(service=service.service_id)
         errors = Template(templates["errors"]).safe_substitute(service=service.service_id)
         return f"({total}) - ({errors})", errors, total
-    threshold = recommendation.tiers[tier]["threshold_ms"]
-    selector = Template(_LATENCY_SELECTOR).safe_substitute(service=service.service_id)
-    bucket = selector[:-1] + f',le="{_bound(threshold)}"}}'
-    total = f"sum(increase(traces_span_metrics_duration_milliseconds_count{selector}[$window]))"
-    good = f"sum(increase(traces_span_metrics_duration_milliseconds_bucket{bucket}[$window]))"
+    histogram = histogram_of(templates["latency"]) or histogram_of(templates["latency_buckets"])
+    if histogram is None:
+        raise ExportError(f"{service.service_id}: its latency query names no histogram (*_bucket) to count "
+                          "requests under the threshold from", field="metadata.promql.latency")
+    metric, selector, scale = histogram
+    labels = Template(selector.strip("{}")).safe_substitute(service=service.service_id)
+    prefix = f"{labels}," if labels.strip() else ""
+    threshold = recommendation.tiers[tier]["threshold_ms"] / scale
+    total = f'sum(increase({metric}{{{prefix}le="+Inf"}}[$window]))'
+    good = f"sum(increase({metric}{{{prefix}{_le_matcher(threshold)}}}[$window]))"
     return good, f"({total}) - ({good})", total
 
 
@@ -84,8 +124,26 @@ def _with_window(query: str, window: str) -> str:
     return Template(query).safe_substitute(window=window)
 
 
+def rfc1123_name(text: str) -> str:
+    """`text` as an RFC 1123 label (what OpenSLO names must be): lowercase,
+    runs of other characters as `-`, at most 63 characters; when cut, the
+    end is `-` and 8 hex digits of the SHA-256 of `text`, so two long ids
+    sharing a prefix stay distinct."""
+    slug = _NOT_RFC1123.sub("-", text.lower()).strip("-") or "slo"
+    if len(slug) <= RFC1123_MAX:
+        return slug
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{slug[:RFC1123_MAX - 9].rstrip('-')}-{digest}"
+
+
 def slo_name(recommendation: SloRecommendation) -> str:
-    return f"{recommendation.service.service_id}-{recommendation.metric.replace('_', '-')}"
+    return rfc1123_name(f"{recommendation.service.service_id}-{recommendation.metric.replace('_', '-')}")
+
+
+def _label_values(**values: str | None) -> dict[str, str]:
+    """Labels whose values are non-empty and valid label values (OpenSLO: at
+    most 63 characters, alphanumerics, `._-`); the others are left out."""
+    return {key: value for key, value in values.items() if value and _LABEL_VALUE.match(value)}
 
 
 def _description(recommendation: SloRecommendation, tier: str) -> str:
@@ -106,12 +164,19 @@ def to_openslo(recommendations: list[SloRecommendation], *, tier: str) -> str:
         documents.append({
             "apiVersion": "openslo/v1",
             "kind": "SLO",
-            "metadata": {"name": name, "displayName": f"{recommendation.service.service_id} {recommendation.metric}"},
+            "metadata": {
+                "name": name,
+                "displayName": f"{recommendation.service.service_id} {recommendation.metric}",
+                "labels": _label_values(service_id=recommendation.service.service_id,
+                                        team=recommendation.service.team, tier=tier, managed_by="slo-engine"),
+            },
             "spec": {
                 "description": _description(recommendation, tier),
-                "service": recommendation.service.service_id,
+                "service": rfc1123_name(recommendation.service.service_id),
                 "indicator": {
-                    "metadata": {"name": f"{name}-sli"},
+                    "metadata": {"name": rfc1123_name(f"{name}-sli") if len(name) + 4 > RFC1123_MAX
+                                 else f"{name}-sli",
+                                 "displayName": f"{recommendation.service.service_id} {recommendation.metric} SLI"},
                     "spec": {"ratioMetric": {
                         "counter": False,
                         "good": {"metricSource": {"type": "Prometheus",
@@ -145,9 +210,19 @@ def to_sloth(service: Service, recommendations: list[SloRecommendation], *, tier
                 "ticket_alert": {"labels": {"severity": "ticket"}},
             },
         })
-    document = {"version": "prometheus/v1", "service": service.service_id,
-                "labels": {"team": service.team or "", "managed_by": "slo-engine"}, "slos": slos}
-    return yaml.safe_dump(document, sort_keys=False)
+    # Sloth rejects a whole file over one empty label value.
+    labels = {"managed_by": "slo-engine", **({"team": service.team} if service.team else {})}
+    document = {"version": "prometheus/v1", "service": service.service_id, "labels": labels, "slos": slos}
+    # The spec has no period field: Sloth applies --default-slo-period (30d
+    # unless told) to every SLO of the file.
+    windows = sorted({r.window_days for r in recommendations}) or [settings.SLO_WINDOW_DAYS]
+    header = "".join(
+        f"# Objectives computed for a {days}-day SLO window: generate with "
+        f"`sloth generate --default-slo-period={days}d -i <this file>`"
+        f"{' (also the default)' if days == 30 else ''}.\n"
+        for days in windows
+    )
+    return header + yaml.safe_dump(document, sort_keys=False)
 
 
 def to_prometheus_rules(service: Service, recommendations: list[SloRecommendation], *, tier: str) -> str:

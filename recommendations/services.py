@@ -33,6 +33,7 @@ from recommendations.domain.quality import (
 from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
 from recommendations.selectors import recommendations_active
 from slo_engine.metrics import RECOMMENDATION_SECONDS, RECOMMENDATIONS
+from slo_engine.tracing import span, span_attributes, traced
 from telemetry.sources import SliHistory, TelemetryError, TelemetrySource, get_telemetry_source
 
 logger = logging.getLogger(__name__)
@@ -44,12 +45,16 @@ class InsufficientData(Exception):
     """Fewer than MIN_DAYS days of usable data: no recommendation.
     `data_quality` holds the facts (days with data, lookback, rejected...)."""
 
-    def __init__(self, service_id: str, data_quality: dict):
+    def __init__(self, service_id: str, data_quality: dict, *, looked_for: tuple[str, ...] = ()):
         self.service_id = service_id
         self.data_quality = data_quality
+        self.looked_for = looked_for
+        # With no series at all, say what was looked for: a naming or label
+        # mismatch looks exactly like silence otherwise.
+        hint = f"; no series found, looked for: {', '.join(looked_for)}" if looked_for else ""
         super().__init__(
             f"{service_id} has {data_quality['days_with_data']} day(s) of usable data in the last "
-            f"{data_quality['lookback_days']} days; at least {MIN_DAYS} are needed for a recommendation"
+            f"{data_quality['lookback_days']} days; at least {MIN_DAYS} are needed for a recommendation{hint}"
         )
 
 
@@ -93,6 +98,7 @@ def _p99(history: SliHistory) -> list[float]:
             if LATENCY_PERCENTILE in d.latency_ms and 0 <= d.good <= d.total]
 
 
+@traced("recommendation.telemetry_read", {"recommendation.telemetry.of": "service"})
 def _load_history(source: TelemetrySource, service: Service, end: date) -> tuple[SliHistory, CleanHistory, bool]:
     """The 30-day history, or the 90-day one on a cold start."""
     metadata = service.metadata or {}
@@ -118,6 +124,7 @@ def _dependency_facts(source: TelemetrySource, service_id: str, end: date, conte
     return facts
 
 
+@traced("recommendation.maths", {"recommendation.sli_type": "availability"})
 def _availability_recommendation(*, service_id: str, clean: CleanHistory, quality: dict, window_days: int,
                                  ceiling, seed: int) -> tuple[dict, dict]:
     """(tiers, explanation) of the availability SLI."""
@@ -152,6 +159,7 @@ def _availability_recommendation(*, service_id: str, clean: CleanHistory, qualit
     return {name: tier.as_dict() for name, tier in tiers.items()}, explanation
 
 
+@traced("recommendation.generate")
 def recommendations_generate(*, service: Service, source: TelemetrySource | None = None,
                              now: datetime | None = None,
                              context: BatchContext | None = None) -> list[SloRecommendation]:
@@ -161,6 +169,7 @@ def recommendations_generate(*, service: Service, source: TelemetrySource | None
     transaction). Raises InsufficientData below MIN_DAYS days of data, and
     TelemetryError when the source fails. `context` shares the graph and the
     dependencies' facts across a batch."""
+    span_attributes({"service.id": service.service_id})
     started = time.perf_counter()
     try:
         rows = _build_rows(service=service, source=source or get_telemetry_source(), now=now or timezone.now(),
@@ -203,6 +212,7 @@ class BatchOutcome:
                 "failed": self.failed, "recommendations": self.recommendations}
 
 
+@traced("recommendation.generate_many")
 def recommendations_generate_many(*, services: Iterable[Service], source: TelemetrySource | None = None,
                                   now: datetime | None = None,
                                   context: BatchContext | None = None) -> BatchOutcome:
@@ -237,9 +247,11 @@ def recommendations_generate_many(*, services: Iterable[Service], source: Teleme
     return outcome
 
 
+@traced("recommendation.build")
 def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
                 context: BatchContext) -> list[SloRecommendation]:
     """The unsaved recommendation rows of one service (see recommendations_generate)."""
+    span_attributes({"service.id": service.service_id})
     window_days = settings.SLO_WINDOW_DAYS
     # The lookback ends with the last complete UTC day (today's is partial).
     end = (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
@@ -247,12 +259,14 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
     lookback_days = COLD_START_LOOKBACK_DAYS if cold_start else DEFAULT_LOOKBACK_DAYS
     quality = data_quality(history=clean, lookback_days=lookback_days, cold_start=cold_start)
     if clean.total.size < MIN_DAYS:
-        raise InsufficientData(service.service_id, quality)
+        raise InsufficientData(service.service_id, quality,
+                               looked_for=history.looked_for if not history.days else ())
 
     hard = context.hard_dependencies()
     graph = context.graph
-    availability = {dep: _dependency_facts(source, dep, end, context).availability
-                    for dep in hard.direct_and_transitive(service.service_id)}
+    with span("recommendation.telemetry_read", {"recommendation.telemetry.of": "dependencies"}):
+        availability = {dep: _dependency_facts(source, dep, end, context).availability
+                        for dep in hard.direct_and_transitive(service.service_id)}
     ceiling = hard.ceiling(service.service_id, availability)
     seed = service_seed(service.service_id)
 
@@ -275,8 +289,9 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
         with_timeouts = {dep: timeout for dep, timeout in direct.items() if timeout}
         warnings = timeout_warnings({dep: _dependency_facts(source, dep, end, context).p99_ms
                                      for dep in with_timeouts}, with_timeouts)
-        latency = latency_tiers(p99, percentile=LATENCY_PERCENTILE, seed=seed,
-                                bucket_bounds_ms=history.latency_bucket_bounds_ms)
+        with span("recommendation.maths", {"recommendation.sli_type": "latency"}):
+            latency = latency_tiers(p99, percentile=LATENCY_PERCENTILE, seed=seed,
+                                    bucket_bounds_ms=history.latency_bucket_bounds_ms)
         balanced = latency["balanced"]
         summary = (f"{service.service_id}: p99 under {balanced['threshold_ms']:.0f} ms on 95% of the "
                    f"{len(p99)} days observed; median day {float(np.median(p99)):.0f} ms, worst {max(p99):.0f} ms")
@@ -291,6 +306,7 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
     return rows
 
 
+@traced("recommendation.persist")
 def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloRecommendation]:
     """Supersede the active rows of the same (sli_type, metric) and insert the
     new ones in one transaction. A concurrent generation that won the race
@@ -312,6 +328,7 @@ def _persist(*, service: Service, rows: list[SloRecommendation]) -> list[SloReco
     return rows
 
 
+@traced("recommendation.persist")
 def _persist_many(built: dict[Service, list[SloRecommendation]]) -> None:
     """Persist the rows of many services in one transaction: one UPDATE per
     set of metrics supersedes their active rows, one bulk insert adds the new

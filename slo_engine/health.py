@@ -75,7 +75,19 @@ def _check_telemetry() -> dict:
     # Prometheus's own readiness endpoint; a short timeout keeps the probe fast.
     response = requests.get(f"{url}/-/ready", timeout=TELEMETRY_PROBE_TIMEOUT_SECONDS)
     response.raise_for_status()
-    return {"source": "prometheus", "url": _redact(url)}
+    return {"source": "prometheus", "url": _redact(url), "span_metrics": _span_metrics_naming(url)}
+
+
+def _span_metrics_naming(url: str) -> dict:
+    """The span-metric naming the telemetry source detected (cached per
+    process, so the probe asks Prometheus at most every few minutes)."""
+    from telemetry.sources.prometheus import NAMINGS, PrometheusSource
+
+    naming = PrometheusSource(base_url=url, timeout=TELEMETRY_PROBE_TIMEOUT_SECONDS, retries=0).detect_naming()
+    if naming is None:
+        return {"naming": None, "looked_for": list(dict.fromkeys(name for n in NAMINGS for name in n.metric_names))}
+    return {"naming": naming.name, "calls": naming.calls_metric, "latency": f"{naming.latency_metric}_bucket",
+            "service_label": naming.service_label}
 
 
 def _redact(url: str) -> str:

@@ -287,18 +287,23 @@ DEMO_TOPOLOGY_FILE = Path(
 )
 PROMETHEUS_TIMEOUT_SECONDS = envfloat("PROMETHEUS_TIMEOUT_SECONDS", 10.0)
 PROMETHEUS_RETRIES = envint("PROMETHEUS_RETRIES", 3, minimum=0)
-# PromQL overrides (empty: the OpenTelemetry span-metrics defaults in
-# telemetry/sources/prometheus.py); `$service`, `$window`, `$quantile` are filled in.
+# PromQL overrides (empty: the span-metrics naming detected in Prometheus,
+# Collector or Tempo, see telemetry/sources/prometheus.py); `$service`,
+# `$window`, `$quantile` are filled in.
 PROMQL_TOTAL = os.environ.get("PROMQL_TOTAL", "")
 PROMQL_ERRORS = os.environ.get("PROMQL_ERRORS", "")
 PROMQL_LATENCY = os.environ.get("PROMQL_LATENCY", "")
 PROMQL_LATENCY_BUCKETS = os.environ.get("PROMQL_LATENCY_BUCKETS", "")
 PROMQL_SERVICE_GRAPH = os.environ.get("PROMQL_SERVICE_GRAPH", "")
+PROMQL_SERVICE_GRAPH_FAILED = os.environ.get("PROMQL_SERVICE_GRAPH_FAILED", "")
 # OTel discovery reads the service graph over this trailing range; confidence
 # is 1 - exp(-requests / OTEL_CONFIDENCE_REQUESTS).
 OTEL_GRAPH_LOOKBACK = os.environ.get("OTEL_GRAPH_LOOKBACK", "1h")
 OTEL_CONFIDENCE_REQUESTS = envfloat("OTEL_CONFIDENCE_REQUESTS", 100.0)
 STALE_EDGE_THRESHOLD_HOURS = envint("STALE_EDGE_THRESHOLD_HOURS", 168, minimum=1)
+# Service-mesh discovery from Istio or Linkerd metrics in PROMETHEUS_URL
+# (same schedule and lookback as OTel discovery).
+MESH_DISCOVERY = envchoice("MESH_DISCOVERY", "off", {"off", "istio", "linkerd"})
 OTEL_GRAPH_INGEST_INTERVAL_MINUTES = envint("OTEL_GRAPH_INGEST_INTERVAL_MINUTES", 15, minimum=1)
 INGEST_MAX_NODES = envint("INGEST_MAX_NODES", 10_000, minimum=1)
 INGEST_MAX_EDGES = envint("INGEST_MAX_EDGES", 50_000, minimum=1)

@@ -7,4 +7,4 @@ class SlosConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from slos import signals  # noqa: F401  (connects the receivers)
+        from slos import metrics, signals  # noqa: F401  (registers the /metrics gauges, connects the receivers)

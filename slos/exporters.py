@@ -17,10 +17,11 @@ from types import SimpleNamespace
 
 import yaml
 
-from recommendations.exporters import BURN_RATE_WINDOWS, burn_rate_factor, event_queries
+from recommendations.exporters import BURN_RATE_WINDOWS, ExportError, burn_rate_factor, event_queries, rfc1123_name
 from slos.models import ServiceLevelObjective, SloSliType
 
 EXPORT_FORMATS = ("openslo", "sloth", "prometheus")
+__all__ = ["EXPORT_FORMATS", "ExportError", "export_file_name", "export_slos"]
 ERROR_RATIO_RECORD = "slo:sli_error:ratio_rate"
 
 
@@ -37,7 +38,8 @@ def _with_window(query: str, window: str) -> str:
 
 
 def slo_name(slo: ServiceLevelObjective) -> str:
-    return f"{slo.service.service_id}-{slo.metric.replace('_', '-')}"
+    """An RFC 1123 label (what OpenSLO names must be), as the recommendation exports name theirs."""
+    return rfc1123_name(f"{slo.service.service_id}-{slo.metric.replace('_', '-')}")
 
 
 def _camel(text: str) -> str:
@@ -49,6 +51,11 @@ def _description(slo: ServiceLevelObjective) -> str:
             else f"{slo.target:.4%} availability")
     return (f"SLO of record v{slo.version} ({slo.origin}): {what} over {slo.window_days} days; "
             f"committed by {slo.created_by or 'unknown'} on {slo.created_at:%Y-%m-%d}.")
+
+
+def _without_empty(labels: dict[str, str]) -> dict[str, str]:
+    # The tools reject empty label values (a service without a team).
+    return {key: value for key, value in labels.items() if value}
 
 
 def _labels(slo: ServiceLevelObjective) -> dict[str, str]:
@@ -65,11 +72,11 @@ def openslo_documents(slos: Iterable[ServiceLevelObjective]) -> list[dict]:
             "apiVersion": "openslo/v1",
             "kind": "SLO",
             "metadata": {"name": name, "displayName": f"{slo.service.service_id} {slo.metric}",
-                         "labels": {"team": slo.service.team or "", "managed-by": "slo-engine",
-                                    "slo-version": str(slo.version)}},
+                         "labels": _without_empty({"team": slo.service.team or "", "managed-by": "slo-engine",
+                                                   "slo-version": str(slo.version)})},
             "spec": {
                 "description": _description(slo),
-                "service": slo.service.service_id,
+                "service": rfc1123_name(slo.service.service_id),
                 "indicator": {
                     "metadata": {"name": f"{name}-sli"},
                     "spec": {"ratioMetric": {
@@ -107,7 +114,7 @@ def sloth_document(slos: list[ServiceLevelObjective]) -> dict:
             },
         })
     return {"version": "prometheus/v1", "service": service.service_id,
-            "labels": {"team": service.team or "", "managed_by": "slo-engine"}, "slos": specs}
+            "labels": _without_empty({"team": service.team or "", "managed_by": "slo-engine"}), "slos": specs}
 
 
 def _window_seconds(window: str) -> int:

@@ -1,6 +1,7 @@
-"""Writes driven by telemetry: OTel service-graph discovery and SLI aggregates
+"""Writes driven by telemetry: OTel service-graph and service-mesh discovery, and SLI aggregates
 (DESIGN.md section 8). Keyword-only services named `<entity>_<action>`."""
 
+import hashlib
 import logging
 import math
 import re
@@ -12,35 +13,48 @@ from django.conf import settings
 from django.utils import timezone
 
 from graph.models import RESERVED_SERVICE_IDS, CommunicationMode, DiscoverySource, Service
+from graph.selectors import graph_version_current
 from slo_engine.metrics import DISCOVERED_EDGES, DISCOVERY_RUNS
 from telemetry.models import SliAggregate, SliType, TimeWindow
 from telemetry.sources import TelemetryError, TelemetrySource, TelemetryUnavailable, get_telemetry_source
+from telemetry.sources.mesh import MeshSource
 
 logger = logging.getLogger(__name__)
 
 DISCOVERY_ACTOR = "otel-discovery"
+MESH_DISCOVERY_ACTOR = "mesh-discovery"
 # The service-graph connector's name for callers it cannot see (the ingress).
 VIRTUAL_CLIENT = "user"
+# The name a virtual server gets when the span carries no peer attribute.
+UNKNOWN_PEER = "unknown"
 VIRTUAL_NODE = "virtual_node"
 MESSAGING = "messaging_system"
 DATABASE = "database"
+EXTERNAL = "external"
 _SERVICE_ID = re.compile(r"^[-a-zA-Z0-9_]{1,128}$")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_MAX_SERVICE_ID = 128
 
 
 @dataclass
 class DiscoveryResult:
     """One discovery run: `edges_seen` pairs read from Prometheus,
-    `edges_upserted` written as otel_service_graph records, `edges_skipped`
-    (virtual nodes, the `user` ingress, self-calls, names that are not valid
-    service_ids), `databases` marked `metadata.kind=database`."""
+    `edges_upserted` written as edge records, `edges_skipped` (the ingress,
+    `unknown` peers, self-calls, names that are not valid service_ids),
+    `databases` marked `metadata.kind=database`, `externals` marked
+    `metadata.kind=external`, `peers_renamed` (peer name -> service_id),
+    `health_changed` records whose request rate or failure ratio moved."""
 
     edges_seen: int = 0
     edges_upserted: int = 0
     edges_skipped: int = 0
     databases: list[str] = field(default_factory=list)
+    externals: list[str] = field(default_factory=list)
+    peers_renamed: dict[str, str] = field(default_factory=dict)
     services_auto_created: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     graph_version: int = 0
+    health_changed: int = 0
     cycles: list[list[str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -60,20 +74,75 @@ def _valid_service_id(name: str) -> bool:
     return bool(_SERVICE_ID.match(name)) and name not in RESERVED_SERVICE_IDS
 
 
+def peer_service_id(name: str) -> str:
+    """The service_id of a peer that tracing names by host or address
+    (`redis.cart.svc.cluster.local`, `10.0.3.7:5432`, `api.stripe.com`).
+
+    The rule: a name that already is a valid service_id is kept as it is;
+    any other is lowercased and every run of characters other than a-z and
+    0-9 becomes one `-`, without leading or trailing `-`
+    (`redis-cart-svc-cluster-local`, `10-0-3-7-5432`, `api-stripe-com`).
+    A result longer than 128 characters keeps its first 119 and ends with `-`
+    and 8 hex digits of the SHA-256 of the name; a reserved word gets `-peer`.
+    """
+    if _valid_service_id(name):
+        return name
+    slug = _NOT_SLUG.sub("-", name.lower()).strip("-")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    if not slug:
+        return f"peer-{digest}"
+    if len(slug) > _MAX_SERVICE_ID:
+        slug = f"{slug[:_MAX_SERVICE_ID - 9].rstrip('-')}-{digest}"
+    return f"{slug}-peer" if slug in RESERVED_SERVICE_IDS else slug
+
+
+@dataclass
+class _Pair:
+    """What one discovery run saw of one (client, server) pair; `requests` is
+    None for a mesh TCP edge (bytes, not requests)."""
+
+    requests: float | None = 0.0
+    failed: float = 0.0
+    window_seconds: float = 0.0
+    all_messaging: bool = True
+    protocol: str = ""
+
+
+def _instrumented_services(observed) -> set[str]:
+    """Names that have spans of their own: clients of any non-virtual edge,
+    servers of non-virtual edges to a service, what the ingress calls, and
+    services of the catalog that are not peers."""
+    names = set()
+    for edge in observed:
+        if edge.connection_type != VIRTUAL_NODE:
+            names.add(edge.client)
+            if edge.connection_type != DATABASE:
+                names.add(edge.server)
+        elif edge.client == VIRTUAL_CLIENT:
+            names.add(edge.server)
+    peers = Service.objects.filter(metadata__kind__in=[DATABASE, EXTERNAL]).values_list("service_id", flat=True)
+    catalog = Service.objects.filter(
+        service_id__in={e.client for e in observed} | {e.server for e in observed}
+    ).exclude(service_id__in=peers).values_list("service_id", flat=True)
+    return names | set(catalog)
+
+
 def otel_graph_discover(*, source: TelemetrySource | None = None, lookback: str | None = None) -> DiscoveryResult:
     """Read the OTel service graph over the trailing `lookback` (default
     OTEL_GRAPH_LOOKBACK) and merge it into the graph as `otel_service_graph`
-    edge records through `graph_ingest`.
+    edge records through `graph_ingest`, with each record's health.
 
     `messaging_system` edges are async; `database` targets get
-    `metadata.kind=database`; the `user` client and `virtual_node` peers are
-    not services and are skipped. Calls of one pair under several connection
-    types are one edge: their requests are added up, it is async only when
-    all of them are messaging. Raises TelemetryError when Prometheus fails.
+    `metadata.kind=database`. A `virtual_node` edge has one side without
+    spans: a virtual client (`user`, or Tempo's peer-named caller) is the
+    ingress and is skipped, a virtual server named `unknown` is skipped, any
+    other virtual server becomes a service with `metadata.kind=external`.
+    Database and external peers whose names are not service_ids get one by
+    `peer_service_id` (the name kept in `metadata.peer_name`). Calls of one
+    pair under several connection types are one edge: their requests are
+    added up, it is async only when all of them are messaging. Raises
+    TelemetryError when Prometheus fails.
     """
-    from graph.api.serializers import IngestRequestSerializer
-    from graph.services.ingest import graph_ingest
-
     source = source or get_telemetry_source()
     lookback = lookback or settings.OTEL_GRAPH_LOOKBACK
     result = DiscoveryResult()
@@ -83,61 +152,170 @@ def otel_graph_discover(*, source: TelemetrySource | None = None, lookback: str 
         DISCOVERY_RUNS.labels(outcome="error").inc()
         raise
 
-    pairs: dict[tuple[str, str], dict] = {}
-    databases: set[str] = set()
+    instrumented = _instrumented_services(observed)
+    pairs: dict[tuple[str, str], _Pair] = {}
+    peers: dict[str, dict] = {}
     for edge in observed:
         result.edges_seen += 1
-        if edge.client == VIRTUAL_CLIENT or edge.connection_type == VIRTUAL_NODE or edge.client == edge.server:
+        client, server, kind = edge.client, edge.server, None
+        if edge.connection_type == VIRTUAL_NODE:
+            if client == VIRTUAL_CLIENT or client not in instrumented:
+                result.edges_skipped += 1  # the ingress: callers without spans are not services
+                continue
+            if server in ("", UNKNOWN_PEER):
+                result.edges_skipped += 1
+                result.warnings.append(f"skipped {client} -> {server or '(empty)'}: the peer has no name")
+                continue
+            if server not in instrumented:
+                kind = EXTERNAL
+        elif edge.connection_type == DATABASE:
+            kind = DATABASE
+        if kind is not None:
+            server = peer_service_id(edge.server)
+            peers[server] = {"kind": kind, **({"peer_name": edge.server} if server != edge.server else {})}
+            if server != edge.server:
+                result.peers_renamed[edge.server] = server
+        if client == server:
             result.edges_skipped += 1
             continue
-        invalid = [name for name in (edge.client, edge.server) if not _valid_service_id(name)]
+        invalid = [name for name in (client, server) if not _valid_service_id(name)]
         if invalid:
             result.edges_skipped += 1
-            result.warnings.append(f"skipped {edge.client} -> {edge.server}: not a valid service_id: {invalid[0]!r}")
+            result.warnings.append(f"skipped {client} -> {server}: not a valid service_id: {invalid[0]!r}")
             continue
-        pair = pairs.setdefault((edge.client, edge.server), {"requests": 0.0, "all_messaging": True})
-        pair["requests"] += edge.request_count
-        pair["all_messaging"] &= edge.connection_type == MESSAGING
-        if edge.connection_type == DATABASE:
-            databases.add(edge.server)
+        pair = pairs.setdefault((client, server), _Pair())
+        pair.requests += edge.request_count
+        pair.failed += edge.failed_count
+        pair.window_seconds = edge.window_seconds
+        pair.all_messaging &= edge.connection_type == MESSAGING
 
+    used = {name for pair in pairs for name in pair}
+    nodes = [{"service_id": name, "metadata": metadata} for name, metadata in sorted(peers.items()) if name in used]
+    result.databases = sorted(n["service_id"] for n in nodes if n["metadata"]["kind"] == DATABASE)
+    result.externals = sorted(n["service_id"] for n in nodes if n["metadata"]["kind"] == EXTERNAL)
     edges = [
         {
             "source": client,
             "target": server,
             "attributes": {
-                "communication_mode": CommunicationMode.ASYNC if pair["all_messaging"] else CommunicationMode.SYNC,
-                "confidence_score": confidence_from_requests(pair["requests"]),
+                "communication_mode": CommunicationMode.ASYNC if pair.all_messaging else CommunicationMode.SYNC,
+                "confidence_score": confidence_from_requests(pair.requests),
             },
         }
         for (client, server), pair in sorted(pairs.items())
     ]
-    nodes = [{"service_id": name, "metadata": {"kind": "database"}} for name in sorted(databases)]
     if not edges:
         DISCOVERY_RUNS.labels(outcome="empty").inc()
         logger.info("otel discovery: %d edge(s) seen, none to ingest", result.edges_seen)
         return result
+    _ingest_observed(result, DiscoverySource.OTEL_SERVICE_GRAPH, nodes, edges, pairs, actor=DISCOVERY_ACTOR)
+    logger.info(
+        "otel discovery: %d edge(s) seen, %d upserted, %d skipped, %d database(s), %d external(s), "
+        "%d service(s) created", result.edges_seen, result.edges_upserted, result.edges_skipped,
+        len(result.databases), len(result.externals), len(result.services_auto_created),
+        extra={"otel_discovery": result.as_dict()},
+    )
+    return result
 
-    # The same validation as the API, so discovery cannot write what a client could not.
+
+def _ingest_observed(result: DiscoveryResult, discovery_source: str, nodes: list[dict], edges: list[dict],
+                     pairs: dict, *, actor: str) -> None:
+    """Ingest discovered nodes and edges (validated like the API, so
+    discovery cannot write what a client could not), then store each
+    record's health."""
+    from graph.api.serializers import IngestRequestSerializer
+    from graph.services.health import EdgeHealth, dependency_health_record
+    from graph.services.ingest import graph_ingest
+
     serializer = IngestRequestSerializer(
-        data={"source": DiscoverySource.OTEL_SERVICE_GRAPH, "mode": "merge", "nodes": nodes, "edges": edges}
+        data={"source": discovery_source, "mode": "merge", "nodes": nodes, "edges": edges}
     )
     serializer.is_valid(raise_exception=True)
-    ingest = graph_ingest(**serializer.ingest_arguments(), actor=DISCOVERY_ACTOR)
+    ingest = graph_ingest(**serializer.ingest_arguments(), actor=actor)
+    # Health needs requests counted over a known span (not TCP bytes, not a
+    # source that cannot say over how long it counted).
+    measurements = [
+        EdgeHealth(source=client, target=server, request_rate=pair.requests / pair.window_seconds,
+                   failure_ratio=min(pair.failed / pair.requests, 1.0) if pair.requests > 0 else None)
+        for (client, server), pair in sorted(pairs.items())
+        if pair.requests is not None and pair.window_seconds > 0
+    ]
+    result.health_changed = dependency_health_record(discovery_source=discovery_source, measurements=measurements)
     result.edges_upserted = ingest.edges_upserted
-    result.databases = sorted(databases)
     result.services_auto_created = ingest.services_auto_created
     result.warnings.extend(ingest.warnings)
-    result.graph_version = ingest.graph_version
+    result.graph_version = graph_version_current() if result.health_changed else ingest.graph_version
     DISCOVERY_RUNS.labels(outcome="success").inc()
     DISCOVERED_EDGES.inc(ingest.edges_upserted)
     # graph_ingest ran cycle detection once, after its commit.
     result.cycles = ingest.circular_dependencies_detected
-    logger.info(
-        "otel discovery: %d edge(s) seen, %d upserted, %d skipped, %d database(s), %d service(s) created",
-        result.edges_seen, result.edges_upserted, result.edges_skipped, len(result.databases),
-        len(result.services_auto_created), extra={"otel_discovery": result.as_dict()},
-    )
+
+
+def mesh_graph_discover(
+    *, source: MeshSource | None = None, mesh: str | None = None, lookback: str | None = None
+) -> DiscoveryResult:
+    """Read the service mesh's request metrics over the trailing `lookback`
+    (default OTEL_GRAPH_LOOKBACK) and merge them as `service_mesh` edge
+    records with their health (request rate, failure ratio from 5xx or
+    Linkerd's failure classification). The service_id is the workload name;
+    its namespace is kept in `metadata.namespace`. `mesh` defaults to
+    MESH_DISCOVERY; with `off` (and no `source`) nothing is read. Raises
+    TelemetryError when Prometheus fails."""
+    from telemetry.sources.prometheus import PrometheusSource
+
+    result = DiscoveryResult()
+    if source is None:
+        mesh = mesh or settings.MESH_DISCOVERY
+        if mesh == "off":
+            result.warnings.append("MESH_DISCOVERY is off: nothing read")
+            return result
+        source = MeshSource(
+            PrometheusSource(base_url=settings.PROMETHEUS_URL, timeout=settings.PROMETHEUS_TIMEOUT_SECONDS,
+                             retries=settings.PROMETHEUS_RETRIES),
+            mesh,
+        )
+    lookback = lookback or settings.OTEL_GRAPH_LOOKBACK
+    try:
+        observed, notes = source.mesh_edges(lookback=lookback)
+    except TelemetryError:
+        DISCOVERY_RUNS.labels(outcome="error").inc()
+        raise
+    result.edges_seen = len(observed) + len(notes)
+    result.edges_skipped = len(notes)
+    result.warnings.extend(notes)
+    pairs: dict[tuple[str, str], _Pair] = {}
+    namespaces: dict[str, str] = {}
+    for edge in observed:
+        invalid = [name for name in (edge.source, edge.destination) if not _valid_service_id(name)]
+        if invalid or edge.source == edge.destination:
+            result.edges_skipped += 1
+            if invalid:
+                result.warnings.append(
+                    f"skipped {edge.source} -> {edge.destination}: not a valid service_id: {invalid[0]!r}")
+            continue
+        namespaces.setdefault(edge.source, edge.source_namespace)
+        namespaces.setdefault(edge.destination, edge.destination_namespace)
+        pair = pairs.setdefault((edge.source, edge.destination), _Pair(requests=None, protocol=edge.protocol))
+        if edge.requests is not None:
+            pair.requests = (pair.requests or 0.0) + edge.requests
+            pair.failed += edge.failed
+            pair.protocol = edge.protocol
+        pair.window_seconds = edge.window_seconds
+    if not pairs:
+        DISCOVERY_RUNS.labels(outcome="empty").inc()
+        return result
+    nodes = [{"service_id": name, "metadata": {"namespace": namespace}}
+             for name, namespace in sorted(namespaces.items()) if namespace]
+    edges = [
+        {"source": client, "target": server,
+         "attributes": {"communication_mode": CommunicationMode.SYNC, "protocol": pair.protocol,
+                        "confidence_score": confidence_from_requests(pair.requests) if pair.requests is not None
+                        else 1.0}}
+        for (client, server), pair in sorted(pairs.items())
+    ]
+    _ingest_observed(result, DiscoverySource.SERVICE_MESH, nodes, edges, pairs, actor=MESH_DISCOVERY_ACTOR)
+    logger.info("mesh discovery (%s): %d edge(s) seen, %d upserted, %d skipped", source.mesh, result.edges_seen,
+                result.edges_upserted, result.edges_skipped, extra={"mesh_discovery": result.as_dict()})
     return result
 
 

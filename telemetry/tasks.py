@@ -22,6 +22,14 @@ def discover_otel_graph(lookback: str | None = None) -> dict:
     return otel_graph_discover(lookback=lookback).as_dict()
 
 
+@shared_task(name="telemetry.tasks.discover_mesh_graph", soft_time_limit=300, time_limit=360, **RETRY_OPTIONS)
+def discover_mesh_graph(lookback: str | None = None) -> dict:
+    """Merge the service mesh's edges (MESH_DISCOVERY) of the trailing `lookback` into the graph."""
+    from telemetry.services import mesh_graph_discover
+
+    return mesh_graph_discover(lookback=lookback).as_dict()
+
+
 @shared_task(name="telemetry.tasks.compute_sli_aggregates", soft_time_limit=1800, time_limit=1900, **RETRY_OPTIONS)
 def compute_sli_aggregates(service_ids: list[str] | None = None) -> dict:
     """Compute SLI aggregates of every active service (or `service_ids`)."""

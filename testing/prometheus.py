@@ -21,7 +21,9 @@ until `/-/ready` answers and returns a `PrometheusServer` (`url`, `stop()`,
 `start()`). Every server it started is stopped at the end of the session.
 
 The generators write the metric names of the OpenTelemetry Collector's
-span-metrics and service-graph connectors (what the product queries):
+span-metrics and service-graph connectors, or (`naming="tempo"`) those of
+Grafana Tempo's metrics-generator, or (`naming="collector_seconds"`) the
+Collector's with `unit: s`:
 
 * `span_metrics_openmetrics`: per service, `traces_span_metrics_calls_total`
   (server spans split into `STATUS_CODE_UNSET` and `STATUS_CODE_ERROR`, plus a
@@ -32,9 +34,15 @@ span-metrics and service-graph connectors (what the product queries):
   on both ends of the range: no extrapolation), and the histogram's cumulative
   distribution is linear inside each bucket, so `histogram_quantile` returns
   exactly the requested percentiles.
-* `service_graph_openmetrics`: `traces_service_graph_request_total` for a
-  topology, at a constant request rate per edge over [start, end] (or until the
-  edge's `active_until`).
+* `service_graph_openmetrics`: `traces_service_graph_request_total` (and
+  `_request_failed_total` for edges with failures) for a topology, at a
+  constant request rate per edge over [start, end] (or until the edge's
+  `active_until`); `failed_label=True` splits the request series by a
+  `failed` label the way the Collector does.
+* `istio_openmetrics` / `linkerd_openmetrics`: `istio_requests_total`
+  (reporter="source", response codes 200/503) plus `istio_tcp_sent_bytes_total`,
+  and Linkerd's `response_total` (direction="outbound", classification
+  success/failure), for `MeshEdge`s.
 """
 
 from __future__ import annotations
@@ -68,6 +76,24 @@ DAY_SECONDS = 86_400
 CALLS = "traces_span_metrics_calls"
 DURATION = "traces_span_metrics_duration_milliseconds"
 SERVICE_GRAPH_REQUESTS = "traces_service_graph_request"
+SERVICE_GRAPH_FAILED = "traces_service_graph_request_failed"
+
+
+@dataclass(frozen=True)
+class SpanNaming:
+    """Metric names, service label and latency unit (ms per histogram unit) of a producer."""
+
+    calls: str
+    duration: str
+    service_label: str
+    unit_ms: float
+
+
+SPAN_NAMINGS = {
+    "collector": SpanNaming(CALLS, DURATION, "service_name", 1.0),
+    "collector_seconds": SpanNaming(CALLS, "traces_span_metrics_duration_seconds", "service_name", 1000.0),
+    "tempo": SpanNaming("traces_spanmetrics_calls", "traces_spanmetrics_latency", "service", 1000.0),
+}
 
 
 @dataclass(frozen=True)
@@ -112,6 +138,21 @@ class GraphEdge:
     requests_per_hour: float = 600.0
     # The edge has no traffic after this instant (None: until the end).
     active_until: datetime | None = None
+    # Share of the requests that failed.
+    failure_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
+class MeshEdge:
+    """One workload-to-workload edge of a service mesh."""
+
+    source: str
+    destination: str
+    namespace: str = "shop"
+    requests_per_hour: float = 3600.0
+    failure_ratio: float = 0.0
+    # Istio only: a plain TCP connection (istio_tcp_sent_bytes_total, no requests).
+    tcp: bool = False
 
 
 def _labels(**labels: str) -> str:
@@ -210,15 +251,19 @@ def span_metrics_openmetrics(
     end: datetime,
     step_seconds: int = DEFAULT_STEP_SECONDS,
     buckets_ms: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS_MS,
+    naming: str = "collector",
 ) -> str:
-    """OpenMetrics families (without `# EOF`) of span metrics for `services`.
+    """OpenMetrics families (without `# EOF`) of span metrics for `services`,
+    named as `naming` (a key of SPAN_NAMINGS) names them.
 
     Each service's days must be consecutive; samples run from the first day's
     midnight to `end` (traffic stops after the last listed day).
     """
     services = list(services)
-    calls: list[str] = [f"# TYPE {CALLS} counter"]
-    duration: list[str] = [f"# TYPE {DURATION} histogram"]
+    names = SPAN_NAMINGS[naming]
+    calls_name, duration_name = names.calls, names.duration
+    calls: list[str] = [f"# TYPE {calls_name} counter"]
+    duration: list[str] = [f"# TYPE {duration_name} histogram"]
     bounds = tuple(buckets_ms) + (math.inf,)
     for traffic in services:
         days = traffic.days
@@ -227,7 +272,7 @@ def span_metrics_openmetrics(
                 raise ValueError(f"{traffic.service}: days must be consecutive ({previous.day} -> {current.day})")
         start = _midnight(days[0].day)
         times = list(_timestamps(start, end, step_seconds))
-        server = {"service_name": traffic.service, "span_name": "request", "span_kind": "SPAN_KIND_SERVER"}
+        server = {names.service_label: traffic.service, "span_name": "request", "span_kind": "SPAN_KIND_SERVER"}
         series = [
             ({**server, "status_code": "STATUS_CODE_UNSET"}, lambda d: d.good),
             ({**server, "status_code": "STATUS_CODE_ERROR"}, lambda d: d.errors),
@@ -243,7 +288,7 @@ def span_metrics_openmetrics(
         for labels, value_of in series:
             rendered = _labels(**labels)
             counter = _DailyCounter(start, [value_of(d) for d in days])
-            calls.extend(f"{CALLS}_total{rendered} {counter.at(t):.6f} {t:.3f}" for t in times)
+            calls.extend(f"{calls_name}_total{rendered} {counter.at(t):.6f} {t:.3f}" for t in times)
 
         if not any(d.latency_ms for d in days):
             continue
@@ -256,33 +301,88 @@ def span_metrics_openmetrics(
         count = _DailyCounter(start, observed)
         # _sum only needs to be plausible: the median times the count.
         total_ms = _DailyCounter(
-            start, [n * d.latency_ms.get(50.0, 0.0) for n, d in zip(observed, days, strict=True)]
+            start, [n * d.latency_ms.get(50.0, 0.0) / names.unit_ms for n, d in zip(observed, days, strict=True)]
         )
         hist = {**server, "status_code": "STATUS_CODE_UNSET"}
-        bucket_labels = [_labels(**hist, le=_format_bound(bound)) for bound in bounds]
+        bucket_labels = [_labels(**hist, le=_format_bound(bound / names.unit_ms)) for bound in bounds]
         plain = _labels(**hist)
         for t in times:
             duration.extend(
-                f"{DURATION}_bucket{rendered} {counter.at(t):.6f} {t:.3f}"
+                f"{duration_name}_bucket{rendered} {counter.at(t):.6f} {t:.3f}"
                 for rendered, counter in zip(bucket_labels, buckets, strict=True)
             )
-            duration.append(f"{DURATION}_count{plain} {count.at(t):.6f} {t:.3f}")
-            duration.append(f"{DURATION}_sum{plain} {total_ms.at(t):.6f} {t:.3f}")
+            duration.append(f"{duration_name}_count{plain} {count.at(t):.6f} {t:.3f}")
+            duration.append(f"{duration_name}_sum{plain} {total_ms.at(t):.6f} {t:.3f}")
     return "\n".join(calls + duration) + "\n"
 
 
 def service_graph_openmetrics(
-    edges: Iterable[GraphEdge], *, start: datetime, end: datetime, step_seconds: int = 60
+    edges: Iterable[GraphEdge], *, start: datetime, end: datetime, step_seconds: int = 60,
+    failed_label: bool = False,
 ) -> str:
-    """OpenMetrics family (without `# EOF`) of service-graph request counters
-    over [start, end]; an edge stops counting at its `active_until`."""
+    """OpenMetrics families (without `# EOF`) of service-graph request
+    counters over [start, end]; an edge stops counting at its `active_until`.
+    `failed_label` splits each request series into failed="false"/"true"
+    (the Collector's shape; Tempo has no such label)."""
     lines = [f"# TYPE {SERVICE_GRAPH_REQUESTS} counter"]
+    failed_lines = [f"# TYPE {SERVICE_GRAPH_FAILED} counter"]
     for edge in edges:
-        rendered = _labels(client=edge.client, server=edge.server, connection_type=edge.connection_type)
+        pair = {"client": edge.client, "server": edge.server, "connection_type": edge.connection_type}
         rate = edge.requests_per_hour / 3600.0
         stop = min(end, edge.active_until) if edge.active_until else end
-        for t in _timestamps(start, stop, step_seconds):
-            lines.append(f"{SERVICE_GRAPH_REQUESTS}_total{rendered} {rate * (t - start.timestamp()):.6f} {t:.3f}")
+        shares = ([({**pair, "failed": "false"}, 1 - edge.failure_ratio), ({**pair, "failed": "true"},
+                   edge.failure_ratio)] if failed_label else [(pair, 1.0)])
+        for labels, share in shares:
+            rendered = _labels(**labels)
+            for t in _timestamps(start, stop, step_seconds):
+                lines.append(
+                    f"{SERVICE_GRAPH_REQUESTS}_total{rendered} {share * rate * (t - start.timestamp()):.6f} {t:.3f}")
+        if edge.failure_ratio > 0:
+            rendered = _labels(**pair)
+            for t in _timestamps(start, stop, step_seconds):
+                value = edge.failure_ratio * rate * (t - start.timestamp())
+                failed_lines.append(f"{SERVICE_GRAPH_FAILED}_total{rendered} {value:.6f} {t:.3f}")
+    return "\n".join(lines + (failed_lines if len(failed_lines) > 1 else [])) + "\n"
+
+
+def istio_openmetrics(edges: Iterable[MeshEdge], *, start: datetime, end: datetime, step_seconds: int = 60) -> str:
+    """Istio's standard metrics, as the client-side proxies report them, for `edges`."""
+    requests_lines = ["# TYPE istio_requests counter"]
+    tcp_lines = ["# TYPE istio_tcp_sent_bytes counter"]
+    for edge in edges:
+        labels = {"reporter": "source", "source_workload": edge.source,
+                  "source_workload_namespace": edge.namespace, "destination_workload": edge.destination,
+                  "destination_workload_namespace": edge.namespace,
+                  "destination_service_name": edge.destination, "request_protocol": "http"}
+        rate = edge.requests_per_hour / 3600.0
+        if edge.tcp:
+            rendered = _labels(**{**labels, "request_protocol": "tcp"})
+            tcp_lines.extend(f"istio_tcp_sent_bytes_total{rendered} {512 * rate * (t - start.timestamp()):.6f} {t:.3f}"
+                             for t in _timestamps(start, end, step_seconds))
+            continue
+        for code, share in (("200", 1 - edge.failure_ratio), ("503", edge.failure_ratio)):
+            if share <= 0:
+                continue
+            rendered = _labels(**labels, response_code=code)
+            requests_lines.extend(
+                f"istio_requests_total{rendered} {share * rate * (t - start.timestamp()):.6f} {t:.3f}"
+                for t in _timestamps(start, end, step_seconds))
+    return "".join("\n".join(family) + "\n" for family in (requests_lines, tcp_lines) if len(family) > 1)
+
+
+def linkerd_openmetrics(edges: Iterable[MeshEdge], *, start: datetime, end: datetime, step_seconds: int = 60) -> str:
+    """Linkerd proxies' `response_total` (outbound side) for `edges`."""
+    lines = ["# TYPE response counter"]
+    for edge in edges:
+        labels = {"direction": "outbound", "deployment": edge.source, "namespace": edge.namespace,
+                  "dst_deployment": edge.destination, "dst_namespace": edge.namespace}
+        rate = edge.requests_per_hour / 3600.0
+        for classification, share in (("success", 1 - edge.failure_ratio), ("failure", edge.failure_ratio)):
+            if share <= 0:
+                continue
+            rendered = _labels(**labels, classification=classification)
+            lines.extend(f"response_total{rendered} {share * rate * (t - start.timestamp()):.6f} {t:.3f}"
+                         for t in _timestamps(start, end, step_seconds))
     return "\n".join(lines) + "\n"
 
 

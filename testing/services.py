@@ -213,17 +213,18 @@ def app_server() -> Iterator:
 
 @dataclass
 class CeleryWorkerProcess:
-    """`celery worker` as a subprocess (prefork pool), logging to a file."""
+    """`celery worker` as a subprocess (prefork pool unless told), logging to a file."""
 
     env: dict[str, str]
     concurrency: int = 1
+    pool: str = "prefork"
     process: subprocess.Popen | None = None
     log_path: Path = field(default_factory=lambda: temp_file("slo-worker-", ".log"))
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [PYTHON, "-m", "celery", "-A", "slo_engine", "worker", "--pool", "prefork",
+                [PYTHON, "-m", "celery", "-A", "slo_engine", "worker", "--pool", self.pool,
                  "--concurrency", str(self.concurrency), "--loglevel", "INFO",
                  "--without-gossip", "--without-mingle", "--without-heartbeat"],
                 cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -253,7 +254,7 @@ class CeleryWorkerProcess:
 def celery_worker_process() -> Iterator:
     """Factory: `celery_worker_process(env={...})` starts a `celery worker`
     subprocess with that environment; stopped (or reaped) at teardown."""
-    def make(*, env: dict[str, str], concurrency: int = 1) -> CeleryWorkerProcess:
-        return CeleryWorkerProcess(env=app_environment(**env), concurrency=concurrency)
+    def make(*, env: dict[str, str], concurrency: int = 1, pool: str = "prefork") -> CeleryWorkerProcess:
+        return CeleryWorkerProcess(env=app_environment(**env), concurrency=concurrency, pool=pool)
 
     yield from _started_processes(make)

@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from graph.models import Service, ServiceCriticality
 from recommendations.models import SloRecommendation
+from slos.domain.budget import burn_down_points
 from slos.filtersets import ORDERINGS, SloFilterSet
 from slos.models import TARGET_MAX, TARGET_MIN, ServiceLevelObjective, SloHealth
 from slos.selectors import slo_history, slo_list_active, slos_of_service
@@ -30,9 +31,14 @@ def _burn(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
+def _status(slo: ServiceLevelObjective):
+    # A reverse one-to-one with no row raises an AttributeError subclass.
+    return getattr(slo, "status", None)
+
+
 def slo_row(slo: ServiceLevelObjective) -> dict:
     """One SLO with its status as text, for the tables."""
-    status = getattr(slo, "status", None)
+    status = _status(slo)
     rates = (status.burn_rates if status else {}) or {}
     row = {
         "object": slo,
@@ -129,8 +135,7 @@ def service_slo_context(*, service: Service, recommendations: list[SloRecommenda
         "slo_page_data": {
             "service_id": service.service_id,
             "slos_url": f"/api/v1/services/{service.service_id}/slos",
-            "burn_down": {str(slo.pk): (getattr(slo, "status", None).burn_down
-                                        if getattr(slo, "status", None) else [])
+            "burn_down": {str(slo.pk): burn_down_points(slo.status.burn_down if _status(slo) else [])
                           for slo in slos},
         },
     }

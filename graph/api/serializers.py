@@ -187,8 +187,8 @@ class DependencySerializer(serializers.ModelSerializer):
         model = ServiceDependency
         fields = (
             "id", "source", "target", "discovery_source", "communication_mode", "criticality", "protocol",
-            "timeout_ms", "retry_config", "confidence_score", "last_observed_at", "is_stale", "created_at",
-            "updated_at",
+            "timeout_ms", "retry_config", "confidence_score", "last_observed_at", "is_stale", "request_rate",
+            "failure_ratio", "health_observed_at", "created_at", "updated_at",
         )
         read_only_fields = fields
 
@@ -232,6 +232,9 @@ class EffectiveEdgeSerializer(serializers.Serializer):
     timeout_ms = serializers.IntegerField(allow_null=True)
     confidence_score = serializers.FloatField()
     discovery_sources = serializers.ListField(child=serializers.CharField())
+    request_rate = serializers.FloatField(allow_null=True, help_text="Requests per second (service graph or mesh).")
+    failure_ratio = serializers.FloatField(
+        allow_null=True, help_text="Failed share of the requests, weighted over the records that measured it.")
 
 
 class SubgraphStatisticsSerializer(serializers.Serializer):

@@ -3,7 +3,9 @@ into the edge that traversal, cycle detection and recommendations use.
 
 Attributes come from the highest-priority discovery source
 (manual > service_mesh > kubernetes > backstage > otel_service_graph);
-confidence is the noisy-OR of the records' confidences, 1 - prod(1 - c_i).
+confidence is the noisy-OR of the records' confidences, 1 - prod(1 - c_i);
+edge health (DESIGN.md section 8) is the busiest record's request rate and the
+request-weighted failure ratio of the records that measured one.
 Pure Python: no Django.
 """
 
@@ -31,6 +33,8 @@ class EdgeRecord:
     confidence_score: float = 1.0
     is_stale: bool = False
     last_observed_at: datetime | None = None
+    request_rate: float | None = None
+    failure_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class EffectiveEdge:
     confidence_score: float
     discovery_sources: tuple[str, ...]
     last_observed_at: datetime | None = None
+    request_rate: float | None = None
+    failure_ratio: float | None = None
 
     @property
     def is_hard_sync(self) -> bool:
@@ -61,6 +67,8 @@ class EffectiveEdge:
             "timeout_ms": self.timeout_ms,
             "confidence_score": round(self.confidence_score, 6),
             "discovery_sources": list(self.discovery_sources),
+            "request_rate": self.request_rate,
+            "failure_ratio": self.failure_ratio,
         }
 
 
@@ -77,11 +85,28 @@ def noisy_or(confidences: Iterable[float]) -> float:
     return 1.0 - miss
 
 
+def edge_health(measured: list[tuple[float | None, float | None]]) -> tuple[float | None, float | None]:
+    """(request rate, failure ratio) of one pair from its records' (rate,
+    ratio): the largest rate (every source sees the same calls), and the
+    failure ratio weighted by each record's rate (an unweighted mean when no
+    record has traffic). Values are rounded to 6 places."""
+    rates = [rate for rate, _ in measured if rate is not None]
+    with_ratio = [(rate or 0.0, ratio) for rate, ratio in measured if ratio is not None]
+    ratio = None
+    if with_ratio:
+        weight = sum(rate for rate, _ in with_ratio)
+        ratio = (sum(rate * r for rate, r in with_ratio) / weight if weight > 0
+                 else sum(r for _, r in with_ratio) / len(with_ratio))
+        ratio = round(min(max(ratio, 0.0), 1.0), 6)
+    return (round(max(rates), 6) if rates else None), ratio
+
+
 def merge_pair(records: list[EdgeRecord]) -> EffectiveEdge:
     """Merge the records of one (source, target) pair; `records` must be non-empty."""
     ordered = sorted(records, key=lambda r: source_rank(r.discovery_source))
     primary = ordered[0]
     observed = [r.last_observed_at for r in ordered if r.last_observed_at is not None]
+    request_rate, failure_ratio = edge_health([(r.request_rate, r.failure_ratio) for r in ordered])
     return EffectiveEdge(
         source=primary.source,
         target=primary.target,
@@ -93,6 +118,8 @@ def merge_pair(records: list[EdgeRecord]) -> EffectiveEdge:
         confidence_score=noisy_or(r.confidence_score for r in ordered),
         discovery_sources=tuple(r.discovery_source for r in ordered),
         last_observed_at=max(observed) if observed else None,
+        request_rate=request_rate,
+        failure_ratio=failure_ratio,
     )
 
 

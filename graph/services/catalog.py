@@ -1,6 +1,10 @@
 """Operator changes to the service catalog: edit, retire (soft delete) and
 restore. Each bumps the graph version, since traversals show catalog fields
-and hide retired services."""
+and hide retired services. Retiring or restoring a service and removing an
+edge record change the topology cycle detection walks (retired services are
+not part of it): a detection task is enqueued once the change commits, so
+alerts of cycles that are gone resolve (and come back) without waiting for
+the daily run."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -9,6 +13,12 @@ from graph.models import Service, ServiceDependency
 from graph.services.ingest import graph_version_bump
 
 EDITABLE_FIELDS = ("display_name", "team", "criticality", "tags", "metadata")
+
+
+def _detect_cycles_after_commit() -> None:
+    from graph.tasks import detect_cycles
+
+    transaction.on_commit(detect_cycles.delay)
 
 
 def service_update(*, service: Service, changes: dict, actor: str) -> Service:
@@ -42,6 +52,7 @@ def service_retire(*, service: Service, actor: str) -> Service:
             retired_at=now, updated_by=actor, updated_at=now
         ):
             graph_version_bump()
+            _detect_cycles_after_commit()
     service.refresh_from_db()
     return service
 
@@ -55,6 +66,7 @@ def service_restore(*, service: Service, actor: str) -> Service:
             retired_at=None, updated_by=actor, updated_at=timezone.now()
         ):
             graph_version_bump()
+            _detect_cycles_after_commit()
     service.refresh_from_db()
     return service
 
@@ -64,3 +76,4 @@ def dependency_delete(*, dependency: ServiceDependency) -> None:
     with transaction.atomic():
         dependency.delete()
         graph_version_bump()
+        _detect_cycles_after_commit()

@@ -31,6 +31,7 @@ from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Ser
 from graph.selectors import graph_version_stored
 from graph.services.alerts import alerts_gauge_refresh
 from slo_engine.metrics import CYCLE_DETECTION_SECONDS
+from slo_engine.tracing import span_attributes, traced
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def cycle_edge_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
+@traced("graph.cycles.detect")
 def cycle_alerts_sync(
     *, now: datetime | None = None, progress: Callable[[str], None] | None = None
 ) -> CycleSyncResult:
@@ -149,6 +151,10 @@ def cycle_alerts_sync(
     result.duration_seconds = time.perf_counter() - started
 
     CYCLE_DETECTION_SECONDS.observe(result.duration_seconds)
+    span_attributes({"graph.cycles.edges": result.edges, "graph.cycles.sccs": result.sccs,
+                     "graph.cycles.found": len(result.cycles), "graph.cycles.truncated_sccs": result.truncated_sccs,
+                     "graph.cycles.created": result.created, "graph.cycles.reopened": result.reopened,
+                     "graph.cycles.resolved": result.resolved})
     alerts_gauge_refresh()
     _store_summary(detection=detection, now=stamp)
     logger.info(

@@ -34,7 +34,9 @@ from django.utils import timezone
 from graph.models import DiscoverySource, GraphVersion, Service, ServiceDependency
 from graph.queries import dependency_records_reobserve, dependency_records_upsert, graph_tables_analyze
 from graph.selectors import cycles_current, graph_version_current, graph_version_publish
+from graph.signals import services_created
 from slo_engine.metrics import INGEST_REQUESTS, INGEST_ROWS
+from slo_engine.tracing import span_attributes, traced
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +286,7 @@ def _remove_missing(*, source: str, services: dict[str, Service], edge_values: d
     return len(stale_ids)
 
 
+@traced("graph.ingest")
 def graph_ingest(
     *, source: str, nodes: list[dict], edges: list[dict], mode: str = "merge",
     observed_at: datetime | None = None, actor: str = "",
@@ -302,6 +305,7 @@ def graph_ingest(
         raise ValueError(f"mode must be one of {INGEST_MODES}")
     if source not in DiscoverySource.values:
         raise ValueError(f"source must be one of {DiscoverySource.values}")
+    span_attributes({"graph.ingest.source": source, "graph.ingest.mode": mode})
     now = timezone.now()
     observed_at = observed_at or now
     warnings: list[str] = []
@@ -339,6 +343,9 @@ def graph_ingest(
             removed = 0
             if mode == "replace":
                 removed = _remove_missing(source=source, services=services, edge_values=edge_values)
+            if created:
+                created_ids = list(created)
+                transaction.on_commit(lambda: services_created.send(sender=graph_ingest, service_ids=created_ids))
             if created or catalog_changed or records_written or removed:
                 version = graph_version_bump()
                 if joins_topology or removed:
@@ -366,6 +373,9 @@ def graph_ingest(
     INGEST_ROWS.labels(kind="services").inc(len(node_values) + len(auto_created))
     INGEST_ROWS.labels(kind="edges").inc(len(edge_values))
     INGEST_ROWS.labels(kind="edges_removed").inc(removed)
+    span_attributes({"graph.ingest.nodes": len(node_values), "graph.ingest.edges": len(edge_values),
+                     "graph.ingest.services_created": len(created), "graph.ingest.records_written": records_written,
+                     "graph.ingest.records_removed": removed, "graph.ingest.cycles": len(detected)})
     return IngestResult(
         nodes_upserted=len(node_values),
         edges_upserted=len(edge_values),

@@ -38,6 +38,7 @@ kind: Component
 metadata:
   name: search
 spec:
+  type: service
   owner: discovery
   providesApis: [search-api]
 ---
@@ -68,12 +69,11 @@ def test_backstage_catalog(tmp_path):
     out, err = run(path)
     rows = set(ServiceDependency.objects.values_list("source__service_id", "target__service_id", "discovery_source"))
     assert rows == {("checkout", "payment", "backstage"), ("checkout", "search", "backstage"),
-                    ("payment", "fraud", "backstage")}
+                    ("payment", "fraud", "backstage"), ("checkout", "orders-db", "backstage")}
     checkout = Service.objects.get(service_id="checkout")
     assert (checkout.team, checkout.display_name, checkout.tags) == ("payments", "Checkout", ["pci"])
     assert Service.objects.get(service_id="fraud").discovered is True
-    assert "orders-db" in err  # the resource reference is reported, not silently dropped
-    assert "1 services auto-created" in out
+    assert "2 services auto-created" in out  # fraud and orders-db: referenced, not defined
 
 
 def test_invalid_file_names_the_field(tmp_path):

@@ -21,6 +21,20 @@ def test_priority_source_gives_attributes_and_as_dict():
     assert edge.as_dict() == {
         "source": "a", "target": "b", "communication_mode": "sync", "criticality": "hard", "protocol": "grpc",
         "timeout_ms": None, "confidence_score": 0.75, "discovery_sources": ["backstage", "otel_service_graph"],
+        "request_rate": None, "failure_ratio": None,
     }
     [with_stale] = merge_records(records, include_stale=True)
     assert with_stale.protocol == "http" and with_stale.confidence_score == 1.0
+
+
+def test_edge_health_is_the_busiest_rate_and_the_request_weighted_failure_ratio():
+    records = [
+        EdgeRecord("a", "b", "otel_service_graph", request_rate=10.0, failure_ratio=0.1),
+        EdgeRecord("a", "b", "service_mesh", request_rate=30.0, failure_ratio=0.3),
+        EdgeRecord("a", "b", "manual"),  # measures nothing: left out of both
+    ]
+    [edge] = merge_records(records)
+    assert edge.request_rate == 30.0
+    assert edge.failure_ratio == pytest.approx((10 * 0.1 + 30 * 0.3) / 40)
+    [unmeasured] = merge_records([EdgeRecord("a", "b", "manual")])
+    assert (unmeasured.request_rate, unmeasured.failure_ratio) == (None, None)

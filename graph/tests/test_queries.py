@@ -112,7 +112,7 @@ def _sqlite_database(records) -> sqlite3.Connection:
         CREATE TABLE graph_servicedependency (
             id integer PRIMARY KEY, source_id char(32), target_id char(32), discovery_source varchar(32),
             communication_mode varchar(8), criticality varchar(16), protocol varchar(64), timeout_ms integer,
-            confidence_score real, is_stale bool);
+            confidence_score real, is_stale bool, request_rate real, failure_ratio real);
     """)
     names = sorted({a for a, *_ in records} | {b for _, b, *_ in records})
     conn.executemany("INSERT INTO graph_service VALUES (?, ?, 'medium', 'team', NULL)",

@@ -37,3 +37,33 @@ def test_dependency_delete_bumps_version():
     version = graph_version_current()
     dependency_delete(dependency=edge)
     assert not ServiceDependency.objects.exists() and graph_version_current() == version + 1
+
+
+def _alert_status(path: list[str]) -> str:
+    from graph.models import CircularDependencyAlert
+
+    return CircularDependencyAlert.objects.get(cycle_path=path).status
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_topology_changes_enqueue_cycle_detection_after_commit(live_celery_worker):
+    """Removing an edge record, retiring and restoring a service change what
+    cycle detection walks: the worker's detection task resolves the alert of
+    a cycle that is gone and reopens it when the cycle is back."""
+    from graph.services.cycles import cycle_alerts_sync
+    from slo_engine.processes import wait_until
+
+    a, b, c = (ServiceFactory(service_id=name) for name in ("a", "b", "c"))
+    ServiceDependencyFactory(source=a, target=b)
+    ServiceDependencyFactory(source=b, target=c)
+    closing = ServiceDependencyFactory(source=c, target=a)
+    cycle_alerts_sync()
+    assert _alert_status(["a", "b", "c"]) == "open"
+
+    service_retire(service=b, actor="ops")
+    wait_until(lambda: _alert_status(["a", "b", "c"]) == "resolved", timeout=30, what="resolve after retire")
+    service_restore(service=b, actor="ops")
+    wait_until(lambda: _alert_status(["a", "b", "c"]) == "open", timeout=30, what="reopen after restore")
+    dependency_delete(dependency=closing)
+    wait_until(lambda: _alert_status(["a", "b", "c"]) == "resolved", timeout=30, what="resolve after delete")

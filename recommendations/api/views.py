@@ -18,7 +18,7 @@ from recommendations.api.serializers import (
     ServiceRecommendationsSerializer,
     SloRecommendationSerializer,
 )
-from recommendations.exporters import export_recommendations
+from recommendations.exporters import ExportError, export_recommendations
 from recommendations.services import InsufficientData, recommendations_current
 from slo_engine.api.errors import ProblemError, UnprocessableEntity
 from slo_engine.api.views import BaseApiView, ProblemSerializer, problem_responses
@@ -105,7 +105,11 @@ class ServiceRecommendationsExportView(BaseApiView):
     )
     def get(self, request, service_id: str):
         service, query, rows = _current_rows(request, service_id, ExportQuerySerializer)
-        text = export_recommendations(service, rows, export_format=query["format"], tier=query["tier"])
+        try:
+            text = export_recommendations(service, rows, export_format=query["format"], tier=query["tier"])
+        except ExportError as exc:
+            raise ProblemError(422, str(exc), title="Cannot export", errors=[{"field": exc.field,
+                                                                               "message": str(exc)}]) from None
         response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="{service.service_id}-slo-{query["tier"]}.{query["format"]}.yaml"')

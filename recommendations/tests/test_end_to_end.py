@@ -53,7 +53,7 @@ def test_prometheus_history_to_recommendation_and_export(prometheus, settings, r
     assert [d["metadata"]["name"] for d in documents] == ["checkout-availability", "checkout-latency-p99"]
     assert documents[0]["spec"]["objectives"][0]["target"] == balanced["target"]
     good = documents[1]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]
-    assert 'le="800"' in good["metricSource"]["spec"]["query"]
+    assert 'le=~"800|800\\\\.0"' in good["metricSource"]["spec"]["query"]
 
 
 @pytest.mark.celery_worker

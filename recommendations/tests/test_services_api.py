@@ -234,3 +234,13 @@ def test_unreachable_telemetry_is_a_503_problem_and_writes_nothing(demo_graph, r
         assert response["Content-Type"] == "application/problem+json"
         assert response.json()["detail"].startswith("Telemetry source failed")
     assert not SloRecommendation.objects.exists()
+
+
+def test_latency_query_without_a_histogram_cannot_be_exported_and_says_why(demo_graph, read_client):
+    read_client.get(URL.format("cart"))  # generate with the demo's history first
+    Service.objects.filter(service_id="cart").update(metadata={"promql": {
+        "latency": "max(my_p99_seconds{service=\"$service\"})",
+        "latency_buckets": "count(my_p99_seconds{service=\"$service\"})"}})
+    response = read_client.get(URL.format("cart") + "/export?format=openslo")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "metadata.promql.latency"

@@ -24,6 +24,7 @@ def test_creates_every_schedule(settings):
     every = {name: (t.interval.every, t.interval.period) for name, t in tasks.items() if t.interval}
     assert every == {
         "telemetry.tasks.discover_otel_graph": (15, "minutes"),
+        "telemetry.tasks.discover_mesh_graph": (15, "minutes"),
         "graph.tasks.mark_stale_edges": (60, "minutes"),
         "telemetry.tasks.compute_sli_aggregates": (60, "minutes"),
         "recommendations.tasks.expire_recommendations": (60, "minutes"),
@@ -43,7 +44,7 @@ def test_running_twice_changes_nothing():
     out = StringIO()
     call_command("setup_periodic_tasks", stdout=out)
     assert _snapshot() == first
-    assert out.getvalue().count("unchanged") == 7
+    assert out.getvalue().count("unchanged") == 8
 
 
 def test_changed_interval_updates_the_task_and_keeps_an_operator_disable(settings):
@@ -54,4 +55,4 @@ def test_changed_interval_updates_the_task_and_keeps_an_operator_disable(setting
     task = PeriodicTask.objects.get(name="otel-graph-discovery")
     assert task.interval.every == 5
     assert task.enabled is False
-    assert PeriodicTask.objects.count() == 7
+    assert PeriodicTask.objects.count() == 8

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from slos.domain.budget import burn_down_points
 from slos.exporters import EXPORT_FORMATS
 from slos.models import TARGET_MAX, TARGET_MIN, ServiceLevelObjective, SloChange, SloStatus
 from slos.services.decisions import TIERS
@@ -36,7 +37,10 @@ class FiringConditionsField(serializers.JSONField):
 
 @extend_schema_field(BurnDownPointSerializer(many=True))
 class BurnDownField(serializers.JSONField):
-    pass
+    """Stored as compact pairs, served as points."""
+
+    def to_representation(self, value):
+        return burn_down_points(value)
 
 
 class SloStatusSerializer(serializers.ModelSerializer):
@@ -48,6 +52,20 @@ class SloStatusSerializer(serializers.ModelSerializer):
         fields = ["computed_at", "window_start", "window_availability", "total_events", "budget_total",
                   "budget_consumed", "budget_remaining", "budget_total_minutes", "budget_remaining_minutes",
                   "burn_rates", "firing", "firing_conditions", "exhaustion_at", "health", "stale", "error"]
+        extra_kwargs = {
+            "window_availability": {"help_text": "Availability (latency: share under the threshold) so far in "
+                                                 "the rolling window; null without data"},
+            "budget_total": {"help_text": "The error budget: the share of the window's events that may be bad "
+                                          "(1 - target)"},
+            "budget_consumed": {"help_text": "Share of the error budget spent (above 1 when overspent)"},
+            "budget_remaining": {"help_text": "Share of the error budget left, 0-1"},
+            "budget_total_minutes": {"help_text": "The budget as minutes of total outage over the window"},
+            "budget_remaining_minutes": {"help_text": "Minutes of the budget left"},
+            "firing": {"help_text": "page, ticket, or null when no multiwindow condition fires"},
+            "exhaustion_at": {"help_text": "When the budget runs out at the 1-day burn rate; null when not "
+                                           "within the window"},
+            "stale": {"help_text": "The telemetry source failed at the last run: this is the previous score"},
+        }
 
 
 class SloStatusWithBurnDownSerializer(SloStatusSerializer):

@@ -3,6 +3,7 @@ decisions on them, its audit trail, the fleet list and the SLO-as-code export.""
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins
@@ -13,7 +14,7 @@ from recommendations.api.views import _IgnoreFormatParameter
 from slo_engine.api.errors import Conflict, ProblemError, UnprocessableEntity
 from slo_engine.api.pagination import StandardPagination
 from slo_engine.api.permissions import actor_name
-from slo_engine.api.views import BaseApiView, BaseGenericViewSet, problem_responses
+from slo_engine.api.views import BaseApiView, BaseGenericViewSet, ProblemSerializer, problem_responses
 from slos.api.serializers import (
     ServiceSlosQuerySerializer,
     ServiceSlosSerializer,
@@ -24,7 +25,7 @@ from slos.api.serializers import (
     SloSerializer,
     SloWithBurnDownSerializer,
 )
-from slos.exporters import export_slos
+from slos.exporters import ExportError, export_slos
 from slos.filtersets import SloFilterSet
 from slos.models import ServiceLevelObjective, SloState
 from slos.selectors import slo_history, slo_list_active, slos_of_service
@@ -93,8 +94,9 @@ class ServiceSlosView(BaseApiView):
                     "service's active one. Needs a write key.",
         parameters=[SERVICE_ID], request=SloDecisionSerializer,
         responses={201: SloWithBurnDownSerializer, 200: SloChangeSerializer,
-                   **problem_responses(403, 404, 422),
-                   (409, "application/problem+json"): OpenApiResponse(description="Stale recommendation.")},
+                   **problem_responses(400, 403, 404, 422),
+                   (409, "application/problem+json"): OpenApiResponse(ProblemSerializer,
+                                                                      description="Stale recommendation.")},
         tags=TAGS,
     )
     def post(self, request, service_id: str):
@@ -133,8 +135,9 @@ class ServiceSloDetailView(BaseApiView):
         description="The service then has no SLO of record for that metric. Body `{\"rationale\"}` optional. "
                     "409 when it is already retired. Needs a write key.",
         parameters=[SERVICE_ID, SLO_ID], request=SloRetireSerializer,
-        responses={200: SloSerializer, **problem_responses(403, 404, 422),
-                   (409, "application/problem+json"): OpenApiResponse(description="Already retired.")},
+        responses={200: SloSerializer, **problem_responses(400, 403, 404, 422),
+                   (409, "application/problem+json"): OpenApiResponse(ProblemSerializer,
+                                                                      description="Already retired.")},
         tags=TAGS,
     )
     def delete(self, request, service_id: str, slo_id: int):
@@ -203,8 +206,13 @@ class SloExportView(BaseApiView):
     def get(self, request):
         query = _validated(SloExportQuerySerializer, request.query_params)
         slos = slo_list_active(filters={"team": query["team"]} if query["team"] else None)
-        text = export_slos(slos, export_format=query["format"])
+        try:
+            text = export_slos(slos, export_format=query["format"])
+        except ExportError as exc:
+            raise ProblemError(422, str(exc), title="Cannot export", problem_type="export-error",
+                               errors=[{"field": exc.field, "message": str(exc)}]) from None
         response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
-        suffix = f"-{query['team']}" if query["team"] else ""
+        # The team is free text: only a slug of it goes into a header.
+        suffix = f"-{slugify(query['team'])}" if slugify(query["team"]) else ""
         response["Content-Disposition"] = f'attachment; filename="slos{suffix}.{query["format"]}.yaml"'
         return response

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 BURN_RATE_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d", "3d")
 WINDOW_HOURS: dict[str, float] = {"5m": 5 / 60, "30m": 0.5, "1h": 1, "2h": 2, "6h": 6, "1d": 24, "3d": 72}
@@ -186,11 +186,13 @@ def health(*, remaining: float | None, severity: str | None) -> str:
     return HEALTHY
 
 
-def burn_down(points: Sequence[tuple[datetime, Events]], *, target: float, max_points: int = 200) -> list[dict]:
+def burn_down(points: Sequence[tuple[datetime, Events]], *, target: float, max_points: int = 200) -> list[list]:
     """The budget left over the window, point by point: 1 minus the bad
     events so far over the budget of the whole window's events, so the line
     ends at the score's `budget_remaining` (not clamped: the chart shows an
-    overspend). At most `max_points` points, the last one always kept."""
+    overspend). Compact `[epoch seconds, budget left]` pairs (stored for
+    every SLO every few minutes); `burn_down_points` makes them readable. At
+    most `max_points` points, the last one always kept."""
     total = sum(events.total for _, events in points)
     allowed = error_budget(target) * total
     if allowed <= 0:
@@ -199,12 +201,18 @@ def burn_down(points: Sequence[tuple[datetime, Events]], *, target: float, max_p
     bad = 0.0
     for at, events in points:
         bad += events.bad
-        curve.append({"at": at.isoformat(), "budget_remaining": round(1.0 - bad / allowed, 6)})
+        curve.append([int(at.timestamp()), round(1.0 - bad / allowed, 6)])
     if len(curve) > max_points:
         stride = math.ceil(len(curve) / max_points)
         # Counted back from the end, so the latest point is always kept.
         curve = curve[::-1][::stride][::-1]
     return curve
+
+
+def burn_down_points(curve: Sequence[Sequence[float]]) -> list[dict]:
+    """`burn_down` pairs as `{"at": ISO 8601 UTC, "budget_remaining"}`."""
+    return [{"at": datetime.fromtimestamp(at, tz=UTC).isoformat(), "budget_remaining": value}
+            for at, value in curve or ()]
 
 
 @dataclass(frozen=True)

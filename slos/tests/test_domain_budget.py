@@ -11,6 +11,7 @@ from slos.domain.budget import (
     Events,
     budget_score,
     burn_down,
+    burn_down_points,
     burn_rate,
     exhaustion_at,
     firing_conditions,
@@ -113,11 +114,12 @@ def test_burn_down_ends_at_the_budget_left_and_is_thinned():
               for i in range(112)]
     curve = burn_down(points, target=0.999, max_points=50)
     window = sum((e for _, e in points), Events(0, 0))
-    assert curve[-1]["at"] == NOW.isoformat()
-    assert curve[-1]["budget_remaining"] == pytest.approx(
+    assert curve[-1][0] == NOW.timestamp()
+    assert curve[-1][1] == pytest.approx(
         budget_score(window, target=0.999, window_days=28).budget_remaining, abs=1e-6)
     assert len(curve) <= 50
-    values = [p["budget_remaining"] for p in curve]
+    assert burn_down_points(curve[-1:]) == [{"at": NOW.isoformat(), "budget_remaining": curve[-1][1]}]
+    values = [p[1] for p in curve]
     assert values == sorted(values, reverse=True)
     assert burn_down([], target=0.999) == []
 

@@ -44,7 +44,7 @@ def test_openslo_bundle_has_one_document_per_active_slo(fleet, read_client):
     assert checkout["apiVersion"] == "openslo/v1" and checkout["kind"] == "SLO"
     assert checkout["spec"]["objectives"] == [{"displayName": "balanced", "target": 0.999}]
     assert checkout["spec"]["timeWindow"] == [{"duration": "28d", "isRolling": True}]
-    assert 'le="500"' in documents[2]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]["metricSource"][
+    assert 'le=~"500|500' in documents[2]["spec"]["indicator"]["spec"]["ratioMetric"]["good"]["metricSource"][
         "spec"]["query"]
     only_shop = list(yaml.safe_load_all(read_client.get(EXPORT + "/?format=openslo&team=shop").content))
     assert [d["metadata"]["name"] for d in only_shop] == ["cart-availability"]
@@ -141,3 +141,9 @@ def test_export_command_writes_one_file_per_service(fleet, tmp_path):
     call_command("export_slos", "--format", "openslo", "--out", str(tmp_path / "team"), "--team", "payments",
                  stdout=StringIO(), stderr=StringIO())
     assert [p.name for p in (tmp_path / "team").iterdir()] == ["checkout.openslo.yaml"]
+
+
+def test_a_team_with_control_characters_is_no_header_injection(fleet, read_client):
+    response = read_client.get(EXPORT, {"format": "sloth", "team": "shop\r\nX-Evil: 1"})
+    assert response.status_code == 200
+    assert "X-Evil" not in response.headers and "\n" not in response["Content-Disposition"]

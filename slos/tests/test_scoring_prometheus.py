@@ -97,7 +97,7 @@ def test_fast_burn_in_the_last_hour_pages(prometheus):
     days_left = status.budget_remaining * 28 / status.burn_rates["1d"]
     assert days_left < 28
     assert abs((status.exhaustion_at - (END + timedelta(days=days_left))).total_seconds()) < 60
-    assert status.burn_down[-1]["budget_remaining"] == pytest.approx(status.budget_remaining, abs=1e-5)
+    assert status.burn_down[-1] == [int(END.timestamp()), pytest.approx(status.budget_remaining, abs=1e-5)]
     assert len(status.burn_down) >= 100 and not status.stale
 
     slow = SloStatus.objects.get(slo=latency)
@@ -133,3 +133,20 @@ def test_unreachable_prometheus_keeps_the_last_status_marked_stale(prometheus):
     # The next good run clears the flag.
     slo_status_refresh(slos=[slo], source=source, now=END)
     assert not SloStatus.objects.get(slo=slo).stale
+
+
+def test_latency_events_follow_a_tempo_histogram_in_seconds():
+    """On Tempo's naming the histogram is in seconds: 500 ms is le 0.5."""
+    from telemetry.sources import prometheus as module
+
+    source = PrometheusSource(base_url="http://127.0.0.1:9", timeout=1, retries=0)
+    module._naming_cache[source.base_url] = (float("inf"), module.TEMPO_NAMING)
+    try:
+        total, good, is_good = source._event_expressions("checkout", 500.0, None)
+    finally:
+        module.naming_cache_clear()
+    assert is_good
+    assert good.safe_substitute(window="5m") == (
+        'sum(increase(traces_spanmetrics_latency_bucket{service="checkout",span_kind="SPAN_KIND_SERVER",'
+        'le="0.5"}[5m]))')
+    assert 'le="+Inf"' in total.safe_substitute(window="5m")

@@ -107,3 +107,22 @@ def test_the_batch_chunk_signal_flags_and_auto_approves_its_services(settings):
     assert slo.review_due
     assert ServiceLevelObjective.objects.filter(service__service_id="new-svc").exists()
     assert not ServiceLevelObjective.objects.filter(service__service_id="other").exists()
+
+
+def test_the_daily_batch_chunk_flags_drift_from_a_real_regeneration(settings):
+    """The chunk task of the daily batch (called in process) regenerates the
+    recommendation from the demo source, then flags the SLO committed at a
+    target several rounding steps away."""
+    from recommendations.tasks import generate_recommendations_chunk
+
+    settings.TELEMETRY_SOURCE = "demo"
+    first = SloRecommendationFactory(service__service_id="checkout", tiers=availability_tiers(balanced=0.9))
+    slo = _accept(first)
+
+    counts = generate_recommendations_chunk(["checkout"])
+
+    assert counts["flagged"] == 1 and counts["approved"] == 0
+    slo.refresh_from_db()
+    first.refresh_from_db()
+    assert first.status == "superseded" and slo.review_due
+    assert "tighter than the SLO of record's 90%" in slo.review_reason

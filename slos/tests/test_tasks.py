@@ -3,6 +3,7 @@
 from io import StringIO
 
 import pytest
+from celery.result import GroupResult
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_celery_results.models import TaskResult
@@ -17,13 +18,16 @@ from slos.tests.factories import SloFactory
 def test_refresh_task_scores_every_active_slo_on_a_worker(live_celery_worker, settings):
     settings.TELEMETRY_SOURCE = "demo"
     healthy = SloFactory(service__service_id="checkout", target=0.99)
-    burning = SloFactory(service__service_id="payment", target=0.999)  # degraded today in the demo
+    burning = SloFactory(service__service_id="frontend", target=0.999)  # in an ongoing demo incident
     SloFactory(service__service_id="cart", state="retired", retired_at=healthy.created_at)
 
-    result = refresh_slo_status.delay()
-    counts = result.get(timeout=60)
+    result = refresh_slo_status.delay(chunk_size=1)
+    dispatched = result.get(timeout=60)
+    assert (dispatched["slos"], dispatched["chunks"]) == (2, 2)
+    chunks = GroupResult.restore(dispatched["group_id"]).get(timeout=60)
 
-    assert counts["scored"] == 2 and counts["stale"] == 0
+    assert sorted(c["by_health"].popitem()[0] for c in chunks) == ["critical", "healthy"]
+    assert sum(c["scored"] for c in chunks) == 2 and sum(c["stale"] for c in chunks) == 0
     assert SloStatus.objects.get(slo=healthy).health == "healthy"
     status = SloStatus.objects.get(slo=burning)
     assert status.firing == "page" and status.health in {"critical", "exhausted"}

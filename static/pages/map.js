@@ -20,6 +20,10 @@
   }
 
   function edgeId(source, target) { return source + "->" + target; }
+  // Failed share of an edge's requests from which it is drawn as failing
+  // (red) or erroring (amber).
+  var FAILING_RATIO = 0.05;
+  var ERRORING_RATIO = 0.01;
 
   function toElements(graph) {
     var nodes = (graph.nodes || []).map(function (n) {
@@ -44,6 +48,11 @@
       if (!known[e.source] || !known[e.target]) return;
       var classes = [e.criticality || "hard", e.communication_mode || "sync"];
       if (e.is_stale) classes.push("stale");
+      // Edge health from the service graph or the mesh: failing calls stand out.
+      if (typeof e.failure_ratio === "number") {
+        if (e.failure_ratio >= FAILING_RATIO) classes.push("failing");
+        else if (e.failure_ratio >= ERRORING_RATIO) classes.push("erroring");
+      }
       edges.push({
         group: "edges",
         data: {
@@ -54,6 +63,8 @@
           mode: e.communication_mode,
           confidence: typeof e.confidence_score === "number" ? e.confidence_score : 1,
           sources: (e.discovery_sources || []).join(", "),
+          failureRatio: typeof e.failure_ratio === "number" ? e.failure_ratio : null,
+          requestRate: typeof e.request_rate === "number" ? e.request_rate : null,
         },
         classes: classes.join(" "),
       });
@@ -75,6 +86,9 @@
     { selector: "edge.degraded", style: { "line-style": "dotted", "line-color": "#a9b3bf", "target-arrow-color": "#a9b3bf" } },
     { selector: "edge.async", style: { "line-style": "dashed", "line-color": "#0f9488", "target-arrow-color": "#0f9488",
       "target-arrow-shape": "vee" } },
+    { selector: "edge.erroring", style: { "line-color": "#d97706", "target-arrow-color": "#d97706" } },
+    { selector: "edge.failing", style: { "line-color": "#dc2626", "target-arrow-color": "#dc2626", width: 3.2,
+      "z-index": 8 } },
     { selector: "edge.stale", style: { opacity: 0.3 } },
     { selector: "edge.cycle", style: { "line-color": "#8b3fd9", "target-arrow-color": "#8b3fd9", width: 3.5,
       "line-style": "solid", "z-index": 10 } },

@@ -52,6 +52,9 @@ class SliHistory:
     days: tuple[DailySli, ...]
     # Upper bounds (ms) of the latency histogram buckets, when the source knows them.
     latency_bucket_bounds_ms: tuple[float, ...] = ()
+    # When there is no data: the series (metric names and selector) the
+    # source looked for, so the user can tell a naming mismatch from silence.
+    looked_for: tuple[str, ...] = ()
 
     @property
     def lookback_days(self) -> int:
@@ -78,6 +81,10 @@ class ObservedEdge:
     server: str
     connection_type: str  # "" (plain RPC/HTTP), "messaging_system", "database", "virtual_node"
     request_count: float
+    # Failed requests among them, and the span they were counted over
+    # (seconds; 0 when unknown): edge health (request rate, failure ratio).
+    failed_count: float = 0.0
+    window_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ SHORT_HISTORY_DAYS: dict[str, int] = {COLD_START: 10, SEVEN_DAYS: 7}
 # the moment asked about, this share of their requests fails, so their SLOs
 # burn fast now. Only `slo_events` shows it; the complete days that
 # recommendations read are untouched.
-DEMO_ONGOING_INCIDENTS: dict[str, tuple[float, int]] = {"payment": (0.03, 2)}  # (error share, hours)
+DEMO_ONGOING_INCIDENTS: dict[str, tuple[float, int]] = {"frontend": (0.15, 2)}  # (error share, hours)
 
 # Upper bounds (ms) of the OpenTelemetry SDK's default explicit histogram buckets.
 LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (

@@ -1,12 +1,20 @@
 """The Prometheus telemetry source (DESIGN.md section 8).
 
-Reads OpenTelemetry span metrics (the Collector's span-metrics connector, or
-Tempo's metrics generator) and service-graph metrics over the Prometheus HTTP
-API. Every query is a PromQL template with `$service`, `$window` and (latency)
-`$quantile` placeholders; the defaults below can be replaced by settings
+Reads OpenTelemetry span metrics and service-graph metrics over the
+Prometheus HTTP API. The two producers people run name span metrics
+differently (the Collector's spanmetrics connector: `traces_span_metrics_*`,
+label `service_name`, latency in ms or `_duration_seconds`; Grafana Tempo's
+metrics-generator: `traces_spanmetrics_*`, label `service`, latency in
+seconds); the source asks Prometheus which names exist (cached per process
+for NAMING_CACHE_SECONDS) and builds its queries from them. Latency is always
+returned in ms: a histogram in seconds (by its name) is scaled.
+
+Every query is a PromQL template with `$service`, `$window` and (latency)
+`$quantile` placeholders; the detected ones can be replaced by settings
 (`PROMQL_TOTAL`, `PROMQL_ERRORS`, `PROMQL_LATENCY`, `PROMQL_LATENCY_BUCKETS`,
-`PROMQL_SERVICE_GRAPH`) and, per service, by `metadata.promql`, a dict with
-the keys `total`, `errors`, `latency`, `latency_buckets`.
+`PROMQL_SERVICE_GRAPH`, `PROMQL_SERVICE_GRAPH_FAILED`) and, per service, by
+`metadata.promql`, a dict with the keys `total`, `errors`, `latency`,
+`latency_buckets`.
 
 Errors: connection refused, timeouts and 5xx answers are retried with
 exponential backoff, then raise `TelemetryUnavailable`; a query Prometheus
@@ -20,6 +28,7 @@ import math
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from string import Template
 
@@ -40,38 +49,123 @@ from telemetry.sources.base import (
 
 logger = logging.getLogger(__name__)
 
-_SERVER = '{service_name="$service",span_kind="SPAN_KIND_SERVER"}'
-_SERVER_ERRORS = '{service_name="$service",span_kind="SPAN_KIND_SERVER",status_code="STATUS_CODE_ERROR"}'
+@dataclass(frozen=True)
+class SpanMetricsNaming:
+    """How one span-metrics producer names its series (DESIGN.md section 8).
 
-DEFAULT_PROMQL: dict[str, str] = {
-    "total": f"sum(increase(traces_span_metrics_calls_total{_SERVER}[$window]))",
-    "errors": f"sum(increase(traces_span_metrics_calls_total{_SERVER_ERRORS}[$window]))",
-    "latency": (
-        "histogram_quantile($quantile, sum by (le) "
-        f"(rate(traces_span_metrics_duration_milliseconds_bucket{_SERVER}[$window])))"
-    ),
-    # The histogram's bucket bounds (its `le` labels), for rounding latency targets.
-    "latency_buckets": (
-        f"count by (le) (last_over_time(traces_span_metrics_duration_milliseconds_bucket{_SERVER}[$window]))"
-    ),
-    # Events under a latency threshold ($le: a regex matching the bucket bound,
-    # "500" or "500.0") and all events, for latency SLOs.
-    "latency_good": (
-        "sum(increase(traces_span_metrics_duration_milliseconds_bucket"
-        '{service_name="$service",span_kind="SPAN_KIND_SERVER",le=~"$le"}[$window]))'
-    ),
-    "latency_total": f"sum(increase(traces_span_metrics_duration_milliseconds_count{_SERVER}[$window]))",
+    `latency_metric` is the histogram's base name (`_bucket` is appended);
+    its unit follows from the name (see `latency_scale_of`)."""
+
+    name: str
+    calls_metric: str
+    latency_metric: str
+    service_label: str
+    span_kind_label: str
+    server_kind: str
+    status_label: str
+    error_status: str
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return (self.calls_metric, f"{self.latency_metric}_bucket")
+
+    def server_selector(self, *, errors: bool = False) -> str:
+        labels = [f'{self.service_label}="$service"', f'{self.span_kind_label}="{self.server_kind}"']
+        if errors:
+            labels.append(f'{self.status_label}="{self.error_status}"')
+        return "{" + ",".join(labels) + "}"
+
+    def templates(self) -> dict[str, str]:
+        """PromQL templates of this naming (latency in the histogram's unit)."""
+        server = self.server_selector()
+        bucket = f"{self.latency_metric}_bucket"
+        return {
+            "total": f"sum(increase({self.calls_metric}{server}[$window]))",
+            "errors": f"sum(increase({self.calls_metric}{self.server_selector(errors=True)}[$window]))",
+            "latency": f"histogram_quantile($quantile, sum by (le) (rate({bucket}{server}[$window])))",
+            # The histogram's bucket bounds (its `le` labels), for rounding latency targets.
+            "latency_buckets": f"count by (le) (last_over_time({bucket}{server}[$window]))",
+        }
+
+
+# The OpenTelemetry Collector's spanmetrics connector (unit ms, the default),
+# the same with `unit: s`, and Grafana Tempo's metrics-generator (seconds).
+COLLECTOR_NAMING = SpanMetricsNaming(
+    name="otel_collector", calls_metric="traces_span_metrics_calls_total",
+    latency_metric="traces_span_metrics_duration_milliseconds", service_label="service_name",
+    span_kind_label="span_kind", server_kind="SPAN_KIND_SERVER", status_label="status_code",
+    error_status="STATUS_CODE_ERROR",
+)
+COLLECTOR_SECONDS_NAMING = SpanMetricsNaming(
+    name="otel_collector_seconds", calls_metric="traces_span_metrics_calls_total",
+    latency_metric="traces_span_metrics_duration_seconds", service_label="service_name",
+    span_kind_label="span_kind", server_kind="SPAN_KIND_SERVER", status_label="status_code",
+    error_status="STATUS_CODE_ERROR",
+)
+TEMPO_NAMING = SpanMetricsNaming(
+    name="tempo", calls_metric="traces_spanmetrics_calls_total", latency_metric="traces_spanmetrics_latency",
+    service_label="service", span_kind_label="span_kind", server_kind="SPAN_KIND_SERVER",
+    status_label="status_code", error_status="STATUS_CODE_ERROR",
+)
+# Preference order when several producers write to one Prometheus.
+NAMINGS: tuple[SpanMetricsNaming, ...] = (COLLECTOR_NAMING, COLLECTOR_SECONDS_NAMING, TEMPO_NAMING)
+# How long a process trusts its answer to "which names exist" (seconds).
+NAMING_CACHE_SECONDS = 300.0
+_naming_cache: dict[str, tuple[float, SpanMetricsNaming | None]] = {}
+
+
+
+def naming_cache_clear() -> None:
+    """Forget every detected naming (the next query of each server asks again)."""
+    _naming_cache.clear()
+
+
+SERVICE_GRAPH_QUERIES: dict[str, str] = {
+    # The Collector adds a `failed` label to every series; summing by the pair
+    # (without it) folds both halves into one edge.
     "service_graph": (
         "sum by (client, server, connection_type) "
         "(increase(traces_service_graph_request_total[$window])) > 0"
     ),
+    "service_graph_failed": (
+        "sum by (client, server, connection_type) "
+        "(increase(traces_service_graph_request_failed_total[$window]))"
+    ),
 }
+
+SPAN_METRICS_KEYS = ("total", "errors", "latency", "latency_buckets")
+# Span metrics older than this do not decide the naming.
+NAMING_LOOKBACK = timedelta(days=7)
+# A histogram metric name in a PromQL template, with its selector if any.
+_BUCKET_METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\s*(\{[^}]*\})?")
+
+
+def histogram_of(template: str) -> tuple[str, str, float] | None:
+    """(bucket series name, its selector `{...}` or "", ms per unit) of the
+    first histogram a template reads; None when it reads none."""
+    match = _BUCKET_METRIC.search(template)
+    if match is None:
+        return None
+    return f"{match.group(1)}_bucket", match.group(2) or "", latency_scale_of(template)
+
+
+def latency_scale_of(template: str) -> float:
+    """The factor that turns the latency unit of a user's template into ms:
+    1000 when its histogram is in seconds (`*_seconds_bucket`, Tempo's
+    `traces_spanmetrics_latency_bucket`), else 1."""
+    match = _BUCKET_METRIC.search(template)
+    if match and (match.group(1).endswith("_seconds") or match.group(1) == TEMPO_NAMING.latency_metric):
+        return 1000.0
+    return 1.0
+
+
 PROMQL_SETTINGS = {
     "total": "PROMQL_TOTAL",
     "errors": "PROMQL_ERRORS",
     "latency": "PROMQL_LATENCY",
     "latency_buckets": "PROMQL_LATENCY_BUCKETS",
     "service_graph": "PROMQL_SERVICE_GRAPH",
+    "service_graph_failed": "PROMQL_SERVICE_GRAPH_FAILED",
 }
 
 # Percentiles read for daily history and aggregates, with their SliType names.
@@ -87,10 +181,13 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _le_pattern(threshold_ms: float) -> str:
-    """A PromQL regex literal matching the `le` label of this bucket bound,
-    however the producer formats it ("500", "500.0")."""
-    return re.escape(f"{threshold_ms:g}").replace("\\", "\\\\") + "(\\\\.0*)?"
+def le_matcher(bound: float) -> str:
+    """A matcher for one `le` bound however the producer spelled it (`0.25`,
+    `250`, `250.0`)."""
+    spellings = dict.fromkeys((f"{bound:g}", repr(float(bound)), f"{bound:f}".rstrip("0").rstrip(".")))
+    if len(spellings) == 1:
+        return f'le="{next(iter(spellings))}"'
+    return 'le=~"' + "|".join(re.escape(s).replace("\\", "\\\\") for s in spellings) + '"'
 
 
 def _number(raw: str) -> float | None:
@@ -124,7 +221,8 @@ class PrometheusSource:
         self.backoff = backoff
         if promql is None:
             promql = {key: getattr(settings, name, "") for key, name in PROMQL_SETTINGS.items()}
-        self.promql = {**DEFAULT_PROMQL, **{key: value for key, value in promql.items() if value}}
+        # Explicit templates; the span-metrics ones not given here follow the detected naming.
+        self.overrides = {key: value for key, value in promql.items() if value}
         self.session = requests.Session()
 
     # --- HTTP API ---------------------------------------------------------
@@ -152,15 +250,19 @@ class PrometheusSource:
         }
         return self._call("/api/v1/query_range", params, promql).get("result", [])
 
-    def _call(self, path: str, params: dict, promql: str) -> dict:
+    def _call(self, path: str, params: dict, promql: str, *, method: str = "POST") -> dict | list:
         url = f"{self.base_url}{path}"
         last_error = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                # POST keeps long queries out of the URL; Prometheus accepts both.
-                response = self.session.post(url, data=params, timeout=self.timeout)
+                # POST keeps long queries out of the URL; Prometheus accepts both
+                # for queries (label values are GET only).
+                if method == "GET":
+                    response = self.session.get(url, params=params, timeout=self.timeout)
+                else:
+                    response = self.session.post(url, data=params, timeout=self.timeout)
             except requests.Timeout:
                 last_error = f"timed out after {self.timeout} s"
                 continue
@@ -190,7 +292,7 @@ class PrometheusSource:
                 )
             for warning in body.get("warnings") or ():
                 logger.warning("Prometheus warning for %s: %s", promql, warning)
-            return body.get("data") or {}
+            return body.get("data") or ({} if method == "POST" else [])
         raise TelemetryUnavailable(
             f"Prometheus at {self.base_url} is unavailable: {last_error} "
             f"(after {self.retries + 1} attempt(s); query: {promql})"
@@ -206,13 +308,74 @@ class PrometheusSource:
 
     # --- queries ----------------------------------------------------------
 
-    def _template(self, key: str, metadata: dict | None) -> Template:
+    def metric_names(self, candidates: tuple[str, ...], *, lookback: timedelta = NAMING_LOOKBACK) -> set[str]:
+        """Which of `candidates` have series in the trailing `lookback` (one
+        label-values request, matched by a regex on `__name__`)."""
+        pattern = "|".join(re.escape(name) for name in candidates)
+        now = datetime.now(UTC)
+        params = {"match[]": f'{{__name__=~"{pattern}"}}', "start": f"{(now - lookback).timestamp():.3f}",
+                  "end": f"{now.timestamp():.3f}"}
+        found = self._call("/api/v1/label/__name__/values", params, params["match[]"], method="GET")
+        return set(found) & set(candidates) if isinstance(found, list) else set()
+
+    def detect_naming(self, *, refresh: bool = False) -> SpanMetricsNaming | None:
+        """The span-metrics naming this Prometheus holds (None: no span
+        metrics at all). Asked once per process and server, then trusted for
+        NAMING_CACHE_SECONDS. The first naming in NAMINGS with both its calls
+        and its histogram wins, else the first with its calls."""
+        cached = _naming_cache.get(self.base_url)
+        now = time.monotonic()
+        if cached and cached[0] > now and not refresh:
+            return cached[1]
+        try:
+            names = self.metric_names(tuple(dict.fromkeys(n for naming in NAMINGS for n in naming.metric_names)))
+        except TelemetryError:
+            if cached is None:
+                raise
+            # An expired answer beats none while Prometheus is away.
+            logger.warning("span-metric naming at %s not refreshed: Prometheus failed", self.base_url)
+            return cached[1]
+        naming = next((n for n in NAMINGS if set(n.metric_names) <= names), None) or next(
+            (n for n in NAMINGS if n.calls_metric in names), None)
+        _naming_cache[self.base_url] = (now + NAMING_CACHE_SECONDS, naming)
+        if naming is not None:
+            logger.info("span metrics at %s use the %s naming", self.base_url, naming.name)
+        return naming
+
+    def templates(self, metadata: dict | None = None, *, detect: bool = True) -> dict[str, str]:
+        """The PromQL templates for a service: its `metadata.promql`, then the
+        settings, then the detected naming (the Collector's when none is found
+        or when not `detect`)."""
+        templates = dict(SERVICE_GRAPH_QUERIES)
         overrides = (metadata or {}).get("promql") or {}
-        text = overrides.get(key) if isinstance(overrides, dict) else None
-        return Template(text or self.promql[key])
+        overrides = {k: v for k, v in overrides.items() if isinstance(v, str) and v} if isinstance(
+            overrides, dict) else {}
+        explicit = {**self.overrides, **overrides}
+        if not all(key in explicit for key in SPAN_METRICS_KEYS):
+            naming = self.detect_naming() if detect else None
+            templates.update((naming or COLLECTOR_NAMING).templates())
+        templates.update(explicit)
+        return templates
+
+    def looked_for(self, metadata: dict | None = None, *, service_id: str = "$service") -> tuple[str, ...]:
+        """What a service with no data was looked up as: the selector its
+        calls are counted with, and when nothing is detected the names of
+        every producer tried."""
+        total = Template(self.templates(metadata)["total"]).safe_substitute(service=service_id)
+        match = re.search(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}", total)
+        looked = [match.group(0) if match else total]
+        promql = (metadata or {}).get("promql")
+        total_given = "total" in self.overrides or (isinstance(promql, dict) and bool(promql.get("total")))
+        if not total_given and self.detect_naming() is None:
+            looked.extend(name for naming in NAMINGS for name in naming.metric_names
+                          if name not in looked[0])
+        return tuple(dict.fromkeys(looked))
 
     def _expression(self, key: str, metadata: dict | None, **values) -> str:
-        return self._template(key, metadata).safe_substitute(**values)
+        return Template(self.templates(metadata)[key]).safe_substitute(**values)
+
+    def _latency_scale(self, key: str, metadata: dict | None) -> float:
+        return latency_scale_of(self.templates(metadata)[key])
 
     def _daily_values(self, expression: str, *, start: datetime, end: datetime, combine=sum) -> dict[date, float]:
         """Values of `expression` at each midnight in [start, end], keyed by
@@ -246,18 +409,21 @@ class PrometheusSource:
             last -= DAY
         bounds = self.latency_bucket_bounds_ms(service_id, window=f"{(end - start).days + 1}d", metadata=metadata)
         if last < first:
-            return SliHistory(service_id=service_id, start=start, end=end, days=(), latency_bucket_bounds_ms=bounds)
+            return SliHistory(service_id=service_id, start=start, end=end, days=(), latency_bucket_bounds_ms=bounds,
+                              looked_for=self.looked_for(metadata, service_id=service_id))
 
         totals = self._daily_values(self._expression("total", metadata, service=service_id, window="1d"),
                                     start=first, end=last)
         errors = self._daily_values(self._expression("errors", metadata, service=service_id, window="1d"),
                                     start=first, end=last)
         latency: dict[float, dict[date, float]] = {}
+        scale = self._latency_scale("latency", metadata)
         for percentile in LATENCY_PERCENTILES:
             expression = self._expression(
                 "latency", metadata, service=service_id, window="1d", quantile=f"{percentile / 100:g}"
             )
-            latency[percentile] = self._daily_values(expression, start=first, end=last, combine=max)
+            daily = self._daily_values(expression, start=first, end=last, combine=max)
+            latency[percentile] = {day: value * scale for day, value in daily.items()}
 
         days = []
         for day in sorted(totals):
@@ -265,13 +431,16 @@ class PrometheusSource:
             percentiles = {p: values[day] for p, values in latency.items() if day in values}
             days.append(DailySli(day=day, good=total - errors.get(day, 0.0), total=total, latency_ms=percentiles))
         return SliHistory(
-            service_id=service_id, start=start, end=end, days=tuple(days), latency_bucket_bounds_ms=bounds
+            service_id=service_id, start=start, end=end, days=tuple(days), latency_bucket_bounds_ms=bounds,
+            looked_for=() if days else self.looked_for(metadata, service_id=service_id),
         )
 
     def latency_bucket_bounds_ms(self, service_id: str, *, window: str, metadata: dict | None = None) -> tuple:
         """Finite `le` bounds (ms, ascending) of the service's latency histogram
-        seen in the trailing `window`; empty when there is none."""
+        seen in the trailing `window`; empty when there is none. Bounds of a
+        histogram in seconds are converted."""
         expression = self._expression("latency_buckets", metadata, service=service_id, window=window)
+        scale = self._latency_scale("latency_buckets", metadata)
         bounds = set()
         for item in self.query(expression):
             raw = item.get("metric", {}).get("le")
@@ -282,7 +451,7 @@ class PrometheusSource:
             except ValueError:
                 continue
             if math.isfinite(bound):
-                bounds.add(bound)
+                bounds.add(round(bound * scale, 9))
         return tuple(sorted(bounds))
 
     def _instant_value(self, expression: str, combine=sum) -> float | None:
@@ -299,6 +468,7 @@ class PrometheusSource:
         values: dict[str, float] = {}
         total = self._instant_value(self._expression("total", metadata, service=service_id, window=window)) or 0.0
         if total > 0:
+            scale = self._latency_scale("latency", metadata)
             errors = self._instant_value(self._expression("errors", metadata, service=service_id, window=window))
             error_rate = min(max((errors or 0.0) / total, 0.0), 1.0)
             values["availability"] = 1.0 - error_rate
@@ -310,23 +480,36 @@ class PrometheusSource:
                 )
                 latency = self._instant_value(expression, combine=max)
                 if latency is not None:
-                    values[sli_type] = latency
+                    values[sli_type] = latency * scale
         return WindowSli(service_id=service_id, window=window, values=values, sample_count=round(total))
 
     def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
-        """Edges of the OTel service graph with requests in the trailing `lookback`."""
+        """Edges of the OTel service graph with requests in the trailing
+        `lookback`, with their failed requests (0 when the pair has no
+        failure series)."""
+        window_seconds = duration_seconds(lookback)
+        failed: dict[tuple[str, str, str], float] = {}
+        for item in self.query(self._expression("service_graph_failed", None, window=lookback)):
+            labels = item.get("metric", {})
+            value = _number(item.get("value", [0, "nan"])[1])
+            if value is not None:
+                key = (labels.get("client", ""), labels.get("server", ""), labels.get("connection_type", ""))
+                failed[key] = failed.get(key, 0.0) + value
         edges = []
         for item in self.query(self._expression("service_graph", None, window=lookback)):
             labels = item.get("metric", {})
             value = _number(item.get("value", [0, "nan"])[1])
             if not labels.get("client") or not labels.get("server") or value is None:
                 continue
+            key = (labels["client"], labels["server"], labels.get("connection_type", ""))
             edges.append(
                 ObservedEdge(
-                    client=labels["client"],
-                    server=labels["server"],
-                    connection_type=labels.get("connection_type", ""),
+                    client=key[0],
+                    server=key[1],
+                    connection_type=key[2],
                     request_count=value,
+                    failed_count=min(failed.get(key, 0.0), value),
+                    window_seconds=window_seconds,
                 )
             )
         return sorted(edges, key=lambda edge: (edge.client, edge.server, edge.connection_type))
@@ -337,14 +520,21 @@ class PrometheusSource:
                            metadata: dict | None) -> tuple[Template, Template, bool]:
         """(total, bad-or-good, is_good) templates with `$window` left open:
         availability counts errors, latency counts requests under the threshold."""
-        values = {"service": service_id}
+        templates = self.templates(metadata)
         if threshold_ms is None:
-            total = Template(self._template("total", metadata).safe_substitute(**values))
-            errors = Template(self._template("errors", metadata).safe_substitute(**values))
+            total = Template(Template(templates["total"]).safe_substitute(service=service_id))
+            errors = Template(Template(templates["errors"]).safe_substitute(service=service_id))
             return total, errors, False
-        values["le"] = _le_pattern(threshold_ms)
-        total = Template(self._template("latency_total", metadata).safe_substitute(**values))
-        good = Template(self._template("latency_good", metadata).safe_substitute(**values))
+        # The histogram the latency percentiles come from, in its own unit.
+        histogram = histogram_of(templates["latency"]) or histogram_of(templates["latency_buckets"])
+        if histogram is None:
+            raise TelemetryQueryError("the latency query names no histogram (*_bucket) to count requests under "
+                                      "the threshold from", query=templates["latency"])
+        metric, selector, scale = histogram
+        labels = Template(selector.strip("{}")).safe_substitute(service=service_id)
+        prefix = f"{labels}," if labels.strip() else ""
+        total = Template(f'sum(increase({metric}{{{prefix}le="+Inf"}}[$window]))')
+        good = Template(f"sum(increase({metric}{{{prefix}{le_matcher(threshold_ms / scale)}}}[$window]))")
         return total, good, True
 
     def _windows_query(self, template: Template, windows: Sequence[str], at: datetime) -> dict[str, float]:
@@ -407,3 +597,12 @@ class PrometheusSource:
             other = window_others.get(window, total if other_is_good else 0.0)
             counts[window] = EventCounts(good=other if other_is_good else total - other, total=total)
         return SloEvents(series=tuple(series), windows=counts)
+
+
+def duration_seconds(duration: str) -> float:
+    """Seconds of a PromQL duration such as `15m`, `1h`, `1h30m`, `7d`."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(float(n) * units[u] for n, u in parts)

@@ -26,8 +26,20 @@ def prometheus_settings(settings, telemetry_prometheus):
 def test_discover_otel_graph_command(prometheus_settings):
     out = StringIO()
     call_command("discover_otel_graph", "--lookback", "1h", stdout=out)
-    assert "7 edge(s) seen, 5 upserted, 2 skipped; databases: payments-db" in out.getvalue()
-    assert ServiceDependency.objects.count() == 5
+    assert ("10 edge(s) seen, 8 upserted, 2 skipped; databases: 10-0-3-7-5432, payments-db, "
+            "redis-cart-svc-cluster-local; externals: api-stripe-com") in out.getvalue()
+    assert ServiceDependency.objects.count() == 8
+
+
+def test_discover_mesh_graph_command(settings, mesh_prometheus):
+    settings.PROMETHEUS_URL = mesh_prometheus.url
+    settings.MESH_DISCOVERY = "off"
+    with pytest.raises(CommandError, match="MESH_DISCOVERY is off"):
+        call_command("discover_mesh_graph", stdout=StringIO())
+    out = StringIO()
+    call_command("discover_mesh_graph", "--mesh", "linkerd", "--lookback", "1h", stdout=out)
+    assert "2 upserted" in out.getvalue()
+    assert set(ServiceDependency.objects.values_list("discovery_source", flat=True)) == {"service_mesh"}
 
 
 def test_discover_otel_graph_command_with_prometheus_down(settings):

@@ -12,11 +12,14 @@ from slo_engine.processes import free_port
 from telemetry.models import SliAggregate, SliType, TimeWindow
 from telemetry.services import (
     confidence_from_requests,
+    mesh_graph_discover,
     otel_graph_discover,
+    peer_service_id,
     sli_aggregates_compute,
     sli_aggregates_prune,
 )
 from telemetry.sources import TelemetryUnavailable
+from telemetry.sources.mesh import MeshSource
 from telemetry.sources.prometheus import PrometheusSource
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.django_db]
@@ -45,16 +48,55 @@ def test_discovery_creates_exactly_the_generated_edges(source):
         ("checkout", "shipping", "async"),  # messaging_system
         ("payment", "payments-db", "sync"),
         ("cart", "checkout", "sync"),
+        ("cart", "redis-cart-svc-cluster-local", "sync"),
+        ("payment", "10-0-3-7-5432", "sync"),
+        ("checkout", "api-stripe-com", "sync"),
     }
-    # The ingress and the uninstrumented peer are not services; the edge that
+    # The ingress and the nameless peer are not services; the edge that
     # stopped 3 hours ago is outside the lookback.
-    assert not Service.objects.filter(service_id__in=["user", "stripe-api", "legacy"]).exists()
+    assert not Service.objects.filter(service_id__in=["user", "unknown", "legacy"]).exists()
     assert Service.objects.get(service_id="payments-db").metadata == {"kind": "database"}
+    assert Service.objects.get(service_id="redis-cart-svc-cluster-local").metadata == {
+        "kind": "database", "peer_name": "redis.cart.svc.cluster.local"}
+    assert Service.objects.get(service_id="10-0-3-7-5432").metadata == {"kind": "database",
+                                                                         "peer_name": "10.0.3.7:5432"}
+    assert Service.objects.get(service_id="api-stripe-com").metadata == {"kind": "external",
+                                                                          "peer_name": "api.stripe.com"}
     assert Service.objects.get(service_id="payment").metadata == {}
-    assert Service.objects.filter(discovered=True).count() == 6
-    assert result.edges_seen == 7 and result.edges_upserted == 5 and result.edges_skipped == 2
-    assert result.databases == ["payments-db"]
-    assert DISCOVERED_EDGES._value.get() - before == 5
+    assert Service.objects.filter(discovered=True).count() == 9
+    assert result.edges_seen == 10 and result.edges_upserted == 8 and result.edges_skipped == 2
+    assert result.databases == ["10-0-3-7-5432", "payments-db", "redis-cart-svc-cluster-local"]
+    assert result.externals == ["api-stripe-com"]
+    assert result.peers_renamed["api.stripe.com"] == "api-stripe-com"
+    assert any("unknown" in warning for warning in result.warnings)
+    assert DISCOVERED_EDGES._value.get() - before == 8
+
+
+def test_discovery_stores_edge_health_summing_the_failed_label(source):
+    otel_graph_discover(source=source, lookback="1h")
+    health = {
+        (s, t): (rate, ratio, observed)
+        for s, t, rate, ratio, observed in ServiceDependency.objects.values_list(
+            "source__service_id", "target__service_id", "request_rate", "failure_ratio", "health_observed_at")
+    }
+    # The Collector-shaped series carry failed="true"/"false": one edge, all requests.
+    rate, ratio, observed = health[("checkout", "payment")]
+    assert rate == pytest.approx(1200 / 3600, rel=0.02)
+    assert ratio == pytest.approx(0.05, abs=0.002)
+    assert observed is not None
+    assert health[("checkout", "api-stripe-com")][1] == pytest.approx(0.2, abs=0.005)
+    assert health[("cart", "redis-cart-svc-cluster-local")][1] == pytest.approx(0.01, abs=0.001)
+    assert health[("frontend", "checkout")][:2] == (pytest.approx(1.0, rel=0.02), 0.0)
+
+
+def test_peer_service_ids_follow_one_rule():
+    assert peer_service_id("payments-db") == "payments-db"
+    assert peer_service_id("redis.cart.svc.cluster.local") == "redis-cart-svc-cluster-local"
+    assert peer_service_id("10.0.3.7:5432") == "10-0-3-7-5432"
+    assert peer_service_id("API.Stripe.com") == "api-stripe-com"
+    long_id = peer_service_id("a." * 100)
+    assert len(long_id) <= 128 and long_id != peer_service_id("a." * 101)
+    assert peer_service_id("...") .startswith("peer-")
 
 
 def test_confidence_rises_with_request_volume(source):
@@ -81,7 +123,7 @@ def test_discovery_is_idempotent_and_leaves_catalog_data_alone(source):
     version = GraphVersion.objects.get(pk=1).version
     otel_graph_discover(source=source, lookback="1h")
 
-    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 5
+    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 8
     # The second run only re-observes: no effective edge changed, so the
     # version (and every cached traversal) is kept.
     assert GraphVersion.objects.get(pk=1).version == version
@@ -170,3 +212,72 @@ def test_sli_aggregates_older_than_the_retention_are_pruned(settings):
     kept = sorted((now - row).days for row in SliAggregate.objects.values_list("computed_at", flat=True))
     assert kept == [0, 13]
     assert sli_aggregates_prune(now=now) == 0
+
+
+def _health(discovery_source: str) -> dict[tuple[str, str], tuple]:
+    return {
+        (s, t): (rate, ratio, protocol)
+        for s, t, rate, ratio, protocol in ServiceDependency.objects.filter(
+            discovery_source=discovery_source).values_list(
+            "source__service_id", "target__service_id", "request_rate", "failure_ratio", "protocol")
+    }
+
+
+def test_tempo_shaped_service_graph_without_failed_label(mesh_prometheus):
+    source = PrometheusSource(base_url=mesh_prometheus.url, timeout=5, retries=0)
+    result = otel_graph_discover(source=source, lookback="1h")
+    health = _health("otel_service_graph")
+    # Tempo names the ingress by its peer: no service, no edge.
+    assert set(health) == {("web", "orders"), ("orders", "orders-db")}
+    assert not Service.objects.filter(service_id="mobile-app").exists()
+    assert health[("web", "orders")][:2] == (pytest.approx(1.0, rel=0.02), pytest.approx(0.1, abs=0.002))
+    assert health[("orders", "orders-db")][1] == 0.0
+    assert result.databases == ["orders-db"] and result.externals == []
+
+
+def test_istio_series_become_service_mesh_edges_with_failure_ratios(mesh_prometheus):
+    prometheus = PrometheusSource(base_url=mesh_prometheus.url, timeout=5, retries=0)
+    result = mesh_graph_discover(source=MeshSource(prometheus, "istio"), lookback="1h")
+    health = _health("service_mesh")
+    assert set(health) == {("productpage", "reviews"), ("reviews", "ratings"), ("productpage", "details"),
+                           ("reviews", "mysql")}
+    assert health[("reviews", "ratings")][:2] == (pytest.approx(0.5, rel=0.02), pytest.approx(0.25, abs=0.002))
+    assert health[("productpage", "reviews")][1] == pytest.approx(0.02, abs=0.001)
+    assert health[("productpage", "details")][1] == 0.0
+    assert health[("reviews", "mysql")] == (None, None, "tcp")  # bytes, not requests
+    assert Service.objects.get(service_id="reviews").metadata == {"namespace": "shop"}
+    assert not Service.objects.filter(service_id="unknown").exists()
+    assert result.edges_skipped == 1 and result.edges_upserted == 4
+
+
+def test_linkerd_series_become_service_mesh_edges_with_failure_ratios(mesh_prometheus):
+    prometheus = PrometheusSource(base_url=mesh_prometheus.url, timeout=5, retries=0)
+    mesh_graph_discover(source=MeshSource(prometheus, "linkerd"), lookback="1h")
+    health = _health("service_mesh")
+    assert set(health) == {("web", "books"), ("books", "authors")}
+    assert health[("web", "books")][:2] == (pytest.approx(2.0, rel=0.02), pytest.approx(0.1, abs=0.002))
+    assert health[("books", "authors")][1] == 0.0
+    assert Service.objects.get(service_id="books").metadata == {"namespace": "booksapp"}
+
+
+def test_mesh_discovery_off_reads_nothing(settings):
+    settings.MESH_DISCOVERY = "off"
+    result = mesh_graph_discover()
+    assert result.edges_seen == 0 and not ServiceDependency.objects.exists()
+
+
+def test_edge_health_is_served_on_records_and_effective_edges(mesh_prometheus, read_client):
+    prometheus = PrometheusSource(base_url=mesh_prometheus.url, timeout=5, retries=0)
+    otel_graph_discover(source=prometheus, lookback="1h")
+    mesh_graph_discover(source=MeshSource(prometheus, "linkerd"), lookback="1h")
+    records = read_client.get("/api/v1/dependencies").json()
+    records = records.get("results", records)
+    web_orders = next(r for r in records if (r["source"], r["target"]) == ("web", "orders"))
+    assert web_orders["failure_ratio"] == pytest.approx(0.1, abs=0.002)
+    assert web_orders["request_rate"] == pytest.approx(1.0, rel=0.02) and web_orders["health_observed_at"]
+    edges = read_client.get("/api/v1/graph").json()["edges"]
+    web_books = next(e for e in edges if (e["source"], e["target"]) == ("web", "books"))
+    assert web_books["failure_ratio"] == pytest.approx(0.1, abs=0.002)
+    subgraph = read_client.get("/api/v1/services/web/dependencies?depth=1").json()
+    assert {(e["target"], round(e["failure_ratio"], 2)) for e in subgraph["edges"]} == {("orders", 0.1),
+                                                                                          ("books", 0.1)}

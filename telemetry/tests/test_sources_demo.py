@@ -115,8 +115,8 @@ def test_slo_events_agree_with_the_daily_history():
 
 def test_slo_events_of_an_ongoing_incident_and_of_no_data():
     at = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
-    share, _hours = DEMO_ONGOING_INCIDENTS["payment"]
-    burning = _slo_events("payment", at).windows["1h"]
+    share, _hours = DEMO_ONGOING_INCIDENTS["frontend"]
+    burning = _slo_events("frontend", at).windows["1h"]
     assert 1 - burning.good / burning.total == pytest.approx(share)
     empty = _slo_events("astronomy-db", at)
     assert empty.series == () and set(empty.windows.values()) == {None}

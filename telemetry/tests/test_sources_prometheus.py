@@ -2,7 +2,7 @@
 
 import http.server
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -172,3 +172,30 @@ def test_5xx_after_all_retries_is_unavailable(flaky_server):
     with pytest.raises(TelemetryUnavailable, match="HTTP 503: unavailable: starting"):
         source.query("up")
     assert _Flaky.calls == 2
+
+
+def test_naming_is_detected_once_and_trusted_while_prometheus_is_away(prometheus_factory, openmetrics):
+    from telemetry.sources.prometheus import COLLECTOR_NAMING, TEMPO_NAMING, naming_cache_clear
+
+    now = datetime.now(UTC)
+    days = openmetrics.daily_traffic(start=now.date() - timedelta(days=2), days=3)
+    server = prometheus_factory(openmetrics.openmetrics_document(openmetrics.span_metrics_openmetrics(
+        [openmetrics.ServiceTraffic("orders", days)], end=now, naming="tempo")))
+    source = PrometheusSource(base_url=server.url, timeout=2, retries=0)
+    try:
+        assert source.detect_naming() == TEMPO_NAMING
+        assert 'traces_spanmetrics_calls_total{service="$service"' in source.templates()["total"]
+        server.stop()
+        # Cached per process: no question to the (stopped) server.
+        assert PrometheusSource(base_url=server.url, timeout=2, retries=0).detect_naming() == TEMPO_NAMING
+        # An expired answer is still used while Prometheus is away.
+        assert source.detect_naming(refresh=True) == TEMPO_NAMING
+        naming_cache_clear()
+        with pytest.raises(TelemetryUnavailable):
+            source.detect_naming()
+        # Settings and per-service queries need no detection at all.
+        explicit = PrometheusSource(base_url=server.url, timeout=2, retries=0, promql={
+            key: template for key, template in COLLECTOR_NAMING.templates().items()})
+        assert explicit.templates()["total"].startswith("sum(increase(traces_span_metrics_calls_total")
+    finally:
+        naming_cache_clear()

@@ -8,7 +8,7 @@ from graph.models import ServiceDependency
 from graph.tests.factories import ServiceFactory
 from slo_engine.metrics import TASK_FAILURES
 from telemetry.models import SliAggregate
-from telemetry.tasks import compute_sli_aggregates, discover_otel_graph
+from telemetry.tasks import compute_sli_aggregates, discover_mesh_graph, discover_otel_graph
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -26,12 +26,12 @@ def test_discovery_task_runs_on_the_worker_and_is_recorded(prometheus_settings, 
     result = discover_otel_graph.delay(lookback="1h")
     counts = result.get(timeout=30)
 
-    assert counts["edges_upserted"] == 5 and counts["databases"] == ["payments-db"]
-    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 5
+    assert counts["edges_upserted"] == 8 and "payments-db" in counts["databases"]
+    assert ServiceDependency.objects.filter(discovery_source="otel_service_graph").count() == 8
     record = TaskResult.objects.get(task_id=result.id)
     assert record.status == "SUCCESS"
     assert record.task_name == "telemetry.tasks.discover_otel_graph"
-    assert '"edges_upserted": 5' in record.result
+    assert '"edges_upserted": 8' in record.result
     assert record.date_done is not None
 
 
@@ -72,3 +72,8 @@ def test_stopped_prometheus_gives_a_retried_task_then_a_recorded_failure(
     assert f"Prometheus at {server.url} is unavailable" in record.result
     assert TASK_FAILURES.labels(task="telemetry.tasks.discover_otel_graph")._value.get() == failures_before + 1
     assert not ServiceDependency.objects.exists()
+
+
+def test_mesh_discovery_task_does_nothing_while_off(settings):
+    settings.MESH_DISCOVERY = "off"
+    assert discover_mesh_graph.apply().get()["edges_seen"] == 0

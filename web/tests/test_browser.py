@@ -219,3 +219,26 @@ def test_empty_map_says_how_to_add_services(staff_page):
     assert page.evaluate("window.sloMap.nodes().length") == 0
     assert "No services yet" in page.locator("#map-status").inner_text()
     assert page.console_errors == []
+
+
+def test_failing_edges_stand_out_on_the_map(staff_page, demo):
+    from graph.models import ServiceDependency
+    from graph.services.health import EdgeHealth, dependency_health_record
+
+    def measure(source, target, ratio):
+        record = ServiceDependency.objects.filter(source__service_id=source, target__service_id=target).first()
+        dependency_health_record(discovery_source=record.discovery_source,
+                                 measurements=[EdgeHealth(source, target, 10.0, ratio)])
+
+    measure("frontend", "cart", 0.2)
+    measure("frontend", "ad", 0.02)
+    measure("checkout", "payment", 0.001)
+    page = staff_page
+    page.goto("/")
+    page.wait_for_function(MAP_READY)
+    assert page.evaluate("window.sloMap.edges('.failing').map(e => e.id())") == ["frontend->cart"]
+    assert page.evaluate("window.sloMap.edges('.erroring').map(e => e.id())") == ["frontend->ad"]
+    assert page.evaluate("window.sloMap.getElementById('frontend->cart').style('line-color')") == "rgb(220,38,38)"
+    assert page.evaluate("window.sloMap.getElementById('checkout->payment').style('line-color')") != "rgb(220,38,38)"
+    assert page.locator(".legend").inner_text().count("fail") >= 2
+    assert page.console_errors == []

@@ -32,18 +32,19 @@ def test_fleet_page_lists_health_bands_sorts_and_filters(staff_page, demo, scree
     page.goto("/slos/")
     listed = rows(page)
     assert sorted(s for s, _ in listed) == ["cart", "checkout", "frontend", "payment", "product-catalog"]
-    assert dict(listed)["payment"] == "critical"
+    assert dict(listed)["frontend"] == "critical"
     assert len({h for _, h in listed}) >= 2
-    assert page.locator("tr[data-service=payment] .firing-page").is_visible()
+    assert page.locator("tr[data-service=frontend] .firing-page").is_visible()
     screenshot(page, "slos-fleet", full_page=True)
 
     page.click("#sort-budget")
     page.wait_for_url("**ordering=budget_remaining*")
-    assert rows(page)[0][0] == "payment"
+    budgets = page.eval_on_selector_all("#slo-table tbody tr[data-service]", "rs => rs.map(r => +r.dataset.budget)")
+    assert budgets == sorted(budgets) and len(budgets) == 5
     page.select_option("select[name=health]", "critical")
     page.click("#slo-filters button[type=submit]")
     page.wait_for_url("**health=critical*")
-    assert pairs(page) == [("payment", "critical")]
+    assert pairs(page) == [("frontend", "critical")]
     page.goto("/slos/?health=nonsense")
     assert page.locator("#filter-errors").is_visible() and rows(page) == []
 
@@ -90,8 +91,8 @@ def test_map_rings_each_node_by_slo_health(staff_page, demo, screenshot):
     page.goto("/")
     page.wait_for_function("window.sloRingState && window.sloRingState.loaded")
     health = page.evaluate("window.sloRingState.health")
-    assert health["payment"] == "critical" and health["checkout"] == "healthy"
-    assert page.evaluate("window.sloMap.getElementById('payment').style('outline-color')") == "rgb(209,57,75)"
+    assert health["frontend"] == "critical" and health["checkout"] == "healthy"
+    assert page.evaluate("window.sloMap.getElementById('frontend').style('outline-color')") == "rgb(209,57,75)"
     assert page.evaluate("window.sloMap.getElementById('checkout').style('outline-color')") == "rgb(31,138,91)"
     # A service without an SLO of record has no ring.
     assert page.evaluate("window.sloMap.getElementById('email').style('outline-width')") in ("0px", "0")

@@ -137,6 +137,16 @@ def test_service_page_lists_catalog_facts_and_live_edges(staff_client):
     assert re.search(r'class="export-button" data-format="openslo" disabled', html)
 
 
+def test_service_page_shows_edge_health(staff_client):
+    checkout = ServiceFactory(service_id="checkout")
+    ServiceDependencyFactory(source=checkout, target=ServiceFactory(service_id="payment"),
+                             discovery_source="otel_service_graph", request_rate=2.5, failure_ratio=0.12)
+    ServiceDependencyFactory(source=checkout, target=ServiceFactory(service_id="cart"), failure_ratio=0.004)
+    html = staff_client.get("/services/checkout/").content.decode()
+    assert '<span class="edge-failing">12%</span> <span class="muted">· 2.50/s</span>' in html
+    assert '<span class="">&lt;1%</span>' in html
+
+
 def test_service_page_shows_the_three_tiers_explanation_and_badges(staff_client):
     checkout = ServiceFactory(service_id="checkout")
     availability_recommendation(checkout)

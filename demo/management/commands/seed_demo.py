@@ -10,7 +10,7 @@ Steps, each a method that tests call directly:
 3. run OTel service-graph discovery against the demo telemetry source;
 4. detect cycles, compute SLI aggregates and generate recommendations once;
 5. commit the balanced availability tier of five services as their SLOs of
-   record (kept on later runs) and score them; payment is in an ongoing
+   record (kept on later runs) and score them; frontend is in an ongoing
    incident in the demo telemetry, so /slos/ shows a page firing;
 6. create a read and a write API key, or re-use the ones kept in
    `.run/demo-keys.json` while they are still valid, and print them with

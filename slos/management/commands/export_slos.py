@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from slos.exporters import EXPORT_FORMATS, export_file_name, export_slos
+from slos.exporters import EXPORT_FORMATS, ExportError, export_file_name, export_slos
 from slos.selectors import slo_list_active
 
 
@@ -29,7 +29,10 @@ class Command(BaseCommand):
                       for service_id, group in groupby(slos, key=lambda s: s.service.service_id)]
         for index, (service_id, group) in enumerate(by_service, start=1):
             path = directory / export_file_name(service_id, format)
-            path.write_text(export_slos(group, export_format=format))
+            try:
+                path.write_text(export_slos(group, export_format=format))
+            except ExportError as exc:
+                raise CommandError(f"{service_id}: {exc} ({exc.field})") from exc
             self.stderr.write(f"[{index}/{len(by_service)}] {path}")
         self.stdout.write(self.style.SUCCESS(
             f"{len(slos)} SLOs of {len(by_service)} services written to {directory} as {format}"))

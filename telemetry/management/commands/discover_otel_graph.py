@@ -22,6 +22,6 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(
             f"{result.edges_seen} edge(s) seen, {result.edges_upserted} upserted, {result.edges_skipped} skipped; "
-            f"databases: {', '.join(result.databases) or '-'}; "
+            f"databases: {', '.join(result.databases) or '-'}; externals: {', '.join(result.externals) or '-'}; "
             f"services created: {', '.join(result.services_auto_created) or '-'}"
         )
