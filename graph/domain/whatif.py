@@ -57,43 +57,40 @@ class HardSyncGraph:
     25,000-edge graph is ready in tens of milliseconds."""
 
     def __init__(self, edges: Iterable[tuple[str, str]]):
-        self.index: dict[str, int] = {}
-        self.names: list[str] = []
-        self.out: list[list[int]] = []
-        self.into: list[list[int]] = []
-        seen_pairs: set[tuple[int, int]] = set()
-        for caller, dependency in edges:
-            a, b = self._number(caller), self._number(dependency)
-            if a != b and (a, b) not in seen_pairs:
-                seen_pairs.add((a, b))
-                self.out[a].append(b)
-                self.into[b].append(a)
-        self.edge_count = len(seen_pairs)
+        # Number the services in order of appearance; pairs deduplicated.
+        pairs = {(caller, dependency) for caller, dependency in edges if caller != dependency}
+        index: dict[str, int] = {}
+        for caller, dependency in pairs:
+            index.setdefault(caller, len(index))
+            index.setdefault(dependency, len(index))
+        self.index = index
+        self.names: list[str] = list(index)
+        self.out: list[list[int]] = [[] for _ in self.names]
+        self.into: list[list[int]] = [[] for _ in self.names]
+        for caller, dependency in pairs:
+            a, b = index[caller], index[dependency]
+            self.out[a].append(b)
+            self.into[b].append(a)
+        self.edge_count = len(pairs)
         component_of_index = self._components()
-        self.component_of: dict[str, int] = {name: component_of_index[i] for i, name in enumerate(self.names)}
+        self.component_of: dict[str, int] = dict(zip(self.names, component_of_index, strict=True))
         count = max(component_of_index, default=-1) + 1
         members: list[list[str]] = [[] for _ in range(count)]
         successors: list[set[int]] = [set() for _ in range(count)]
         for i, name in enumerate(self.names):
-            members[component_of_index[i]].append(name)
+            own = component_of_index[i]
+            members[own].append(name)
+            targets = successors[own]
             for j in self.out[i]:
-                if component_of_index[j] != component_of_index[i]:
-                    successors[component_of_index[i]].add(component_of_index[j])
+                other = component_of_index[j]
+                if other != own:
+                    targets.add(other)
         self.members: list[tuple[str, ...]] = [tuple(sorted(m)) for m in members]
         self.successors: list[list[int]] = [sorted(s) for s in successors]
         # Tarjan completes a component after every component it reaches, so
         # numbering in completion order puts dependencies first; callers
         # come first in the topological order.
         self.topological_position: list[int] = [count - 1 - c for c in range(count)]
-
-    def _number(self, name: str) -> int:
-        number = self.index.get(name)
-        if number is None:
-            number = self.index[name] = len(self.names)
-            self.names.append(name)
-            self.out.append([])
-            self.into.append([])
-        return number
 
     def _components(self) -> list[int]:
         """Tarjan's strongly connected components, iteratively (no recursion
