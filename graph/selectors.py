@@ -210,5 +210,9 @@ def hard_sync_graph() -> HardSyncGraph:
     the current graph version (every graph write bumps it), decoded once per
     process (`slo_engine.cache_local`), so an analysis neither re-reads
     25,000 edges nor unpickles them each time."""
-    return cache_get_or_build(
-        f"graph:hard-sync:v{graph_version_current()}", lambda: HardSyncGraph(hard_sync_edges()), GRAPH_CACHE_SECONDS)
+    return cache_get_or_build(hard_sync_graph_key(), lambda: HardSyncGraph(hard_sync_edges()), GRAPH_CACHE_SECONDS)
+
+
+def hard_sync_graph_key() -> str:
+    """The cache key of the hard sync graph of the current graph version."""
+    return f"graph:hard-sync:v{graph_version_current()}"

@@ -58,18 +58,25 @@ def dependency_availabilities() -> Availabilities:
 AVAILABILITIES_CACHE_SECONDS = 600
 
 
-def dependency_availabilities_fleet() -> Availabilities:
-    """`dependency_availabilities()` of every service, cached under a
-    fingerprint of what it reads: the count and last update of the active
-    availability recommendations, and the newest 28-day availability
+def dependency_availabilities_fleet_key() -> str:
+    """The cache key of the fleet's availabilities: a fingerprint of what
+    they are read from, i.e. the count and last update of the active
+    availability recommendations and the newest 28-day availability
     aggregate (its id: the primary key index answers MAX at once). Two
-    aggregate queries on a hit instead of decoding every recommendation;
-    decoded once per process (`slo_engine.cache_local`)."""
+    aggregate queries."""
     recommendations = SloRecommendation.objects.filter(
         status=RecommendationStatus.ACTIVE, sli_type=RecommendationSliType.AVAILABILITY,
     ).aggregate(count=Count("id"), last=Max("updated_at"))
     newest_aggregate = SliAggregate.objects.filter(
         sli_type=SliType.AVAILABILITY, time_window=TimeWindow.FOUR_WEEKS).aggregate(last=Max("id"))["last"]
     last = recommendations["last"].isoformat() if recommendations["last"] else "-"
-    key = f"recommendations:availabilities:{recommendations['count']}:{last}:{newest_aggregate}"
-    return cache_get_or_build(key, dependency_availabilities, AVAILABILITIES_CACHE_SECONDS)
+    return f"recommendations:availabilities:{recommendations['count']}:{last}:{newest_aggregate}"
+
+
+def dependency_availabilities_fleet() -> Availabilities:
+    """`dependency_availabilities()` of every service, cached under
+    `dependency_availabilities_fleet_key()`: the fingerprint's two aggregate
+    queries on a hit instead of reading every recommendation, and decoded
+    once per process (`slo_engine.cache_local`)."""
+    return cache_get_or_build(
+        dependency_availabilities_fleet_key(), dependency_availabilities, AVAILABILITIES_CACHE_SECONDS)

@@ -9,9 +9,10 @@ gets an active availability recommendation (observed availability between
 basis) and half of them an availability SLO of record, so the analyses run
 on the data they meet in production. Every fourth impact analysis and every
 tenth constraint analysis starts with an empty cache (as after a graph write
-or new recommendations), so the p95 covers the cold path; both paths are
-also reported on their own. The part lives in `slos` because it
-seeds SLOs of record and recommendations, which `graph` may not import.
+or new recommendations: the cached inputs are dropped, nothing else), so the
+p95 covers the cold path; both paths are also reported on their own. The
+part lives in `slos` because it seeds SLOs of record and recommendations,
+which `graph` may not import.
 """
 
 import logging
@@ -30,9 +31,10 @@ from graph.benchmarks.generate import generate_graph
 from graph.benchmarks.traversal import isolated_cache, scratch_database
 from graph.models import Service
 from graph.queries import graph_tables_analyze
-from graph.selectors import hard_sync_graph
+from graph.selectors import hard_sync_graph, hard_sync_graph_key
 from graph.services.ingest import graph_ingest
 from recommendations.models import SloRecommendation
+from recommendations.selectors import dependency_availabilities_fleet_key
 from slo_engine.models import ApiKey, ApiKeyScope
 from slos.models import ServiceLevelObjective
 
@@ -89,10 +91,11 @@ def _seed_availabilities(rng: random.Random, progress) -> None:
 
 
 def _cold_cache() -> None:
-    """A fresh key namespace: what the next request finds is an empty cache
-    (`isolated_cache` restores the original prefix afterwards; nothing of
-    the user's cache is touched)."""
-    cache.key_prefix = f"{cache.key_prefix.split(':cold:')[0]}:cold:{time.time_ns()}"
+    """Make the next analysis find neither input cached, as after a graph
+    write (a new graph version) or new recommendations (a new fingerprint):
+    the tokens that vouch for them go, so every process rebuilds. Nothing
+    else is touched (API keys, the graph version mirror stay cached)."""
+    cache.delete_many([f"{hard_sync_graph_key()}:token", f"{dependency_availabilities_fleet_key()}:token"])
 
 
 def run(*, progress: Callable[[str], None]) -> dict:
