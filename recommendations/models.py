@@ -53,3 +53,45 @@ class SloRecommendation(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.metric} ({self.status})"
+
+
+class FleetPrior(TimestampedModel):
+    """The fleet prior fitted by the daily batch (DESIGN.md section 9): how
+    often this fleet's services have bad days and how bad they are. Every
+    generation uses the latest row; without one, the documented default."""
+
+    parameters = models.JSONField(help_text="FleetPriorParams fields (see recommendations/domain/fleet_prior.py)")
+    services_used = models.PositiveIntegerField(help_text="Services with data the fit saw")
+    is_default = models.BooleanField(default=False, help_text="Fewer services with data than the fit needs")
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-fitted_at"]
+        get_latest_by = "fitted_at"
+        indexes = [models.Index(fields=["-fitted_at"], name="fleet_prior_fitted_idx")]
+
+    def __str__(self) -> str:
+        return f"fleet prior of {self.fitted_at:%Y-%m-%d %H:%M} ({self.services_used} services)"
+
+
+class RecommendationBacktest(TimestampedModel):
+    """One walk-forward backtest run over the stored history (DESIGN.md
+    section 9): per tier, pairs, mean stated and realised breach rates and a
+    reliability table. The API serves the latest."""
+
+    computed_at = models.DateTimeField()
+    window_days = models.PositiveSmallIntegerField()
+    step_days = models.PositiveSmallIntegerField()
+    lookback_days = models.PositiveSmallIntegerField()
+    history_days = models.PositiveSmallIntegerField()
+    services = models.PositiveIntegerField()
+    tiers = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        get_latest_by = "computed_at"
+        constraints = [models.CheckConstraint(condition=Q(step_days__gt=0), name="backtest_step_positive")]
+        indexes = [models.Index(fields=["-computed_at"], name="backtest_computed_idx")]
+
+    def __str__(self) -> str:
+        return f"backtest of {self.computed_at:%Y-%m-%d %H:%M} ({self.services} services)"

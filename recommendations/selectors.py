@@ -5,7 +5,13 @@ from django.db.models.functions import RowNumber
 
 from graph.domain.whatif import Availabilities
 from graph.models import Service
-from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
+from recommendations.models import (
+    FleetPrior,
+    RecommendationBacktest,
+    RecommendationSliType,
+    RecommendationStatus,
+    SloRecommendation,
+)
 from recommendations.queries import availability_edge_basis, availability_observed
 from slo_engine.cache_local import cache_get_or_build
 from telemetry.models import SliAggregate, SliType, TimeWindow
@@ -19,6 +25,16 @@ def recommendations_active(*, service: Service, sli_type: str | None = None) -> 
     if sli_type:
         queryset = queryset.filter(sli_type=sli_type)
     return queryset.select_related("service").order_by("sli_type", "metric")
+
+
+def fleet_prior_current() -> FleetPrior | None:
+    """The latest fitted fleet prior, or None before the first fit."""
+    return FleetPrior.objects.order_by("-fitted_at").first()
+
+
+def backtest_latest() -> RecommendationBacktest | None:
+    """The latest backtest run, or None before the first."""
+    return RecommendationBacktest.objects.order_by("-computed_at").first()
 
 
 def dependency_availabilities() -> Availabilities:

@@ -17,9 +17,17 @@ from django.utils import timezone
 
 from graph.models import Service
 from graph.selectors import effective_graph
-from recommendations.domain.availability import availability_tiers, predictive_distribution
-from recommendations.domain.composite import HardDependencyGraph, dependency_budget_shares
+from recommendations.domain.availability import TIER_QUANTILES, availability_tiers, fleet_predictive
+from recommendations.domain.backtest import DEFAULT_LOOKBACK_DAYS as BACKTEST_LOOKBACK_DAYS
+from recommendations.domain.backtest import DEFAULT_STEP_DAYS, walk_forward
+from recommendations.domain.composite import HardDependencyGraph, bound_binds, dependency_impact
 from recommendations.domain.explain import availability_summary, feature_attributions
+from recommendations.domain.fleet_prior import (
+    MIN_SERVICES,
+    FleetPriorParams,
+    fit_fleet_prior,
+    split_days,
+)
 from recommendations.domain.latency import latency_tiers, timeout_warnings
 from recommendations.domain.quality import (
     COLD_START_LOOKBACK_DAYS,
@@ -30,8 +38,14 @@ from recommendations.domain.quality import (
     data_quality,
     is_cold_start,
 )
-from recommendations.models import RecommendationSliType, RecommendationStatus, SloRecommendation
-from recommendations.selectors import recommendations_active
+from recommendations.models import (
+    FleetPrior,
+    RecommendationBacktest,
+    RecommendationSliType,
+    RecommendationStatus,
+    SloRecommendation,
+)
+from recommendations.selectors import fleet_prior_current, recommendations_active
 from slo_engine.metrics import RECOMMENDATION_SECONDS, RECOMMENDATIONS
 from slo_engine.tracing import span, span_attributes, traced
 from telemetry.sources import SliHistory, TelemetryError, TelemetrySource, get_telemetry_source
@@ -71,6 +85,10 @@ class BatchContext:
 
     graph: nx.DiGraph | None = None
     dependencies: dict[str, DependencyFacts] = field(default_factory=dict)
+    # The fleet prior every service of the batch uses (None: the latest stored one).
+    prior: FleetPriorParams | None = None
+    # (start, end) -> (client, server) -> availability of the client's calls.
+    edge_availability: dict[tuple[date, date], dict[tuple[str, str], float]] = field(default_factory=dict)
     _hard: HardDependencyGraph | None = None
 
     def hard_dependencies(self) -> HardDependencyGraph:
@@ -80,6 +98,23 @@ class BatchContext:
             self._hard = HardDependencyGraph(
                 (u, v) for u, v, data in self.graph.edges(data=True) if data["edge"].is_hard_sync)
         return self._hard
+
+    def fleet_prior(self, source: TelemetrySource) -> FleetPriorParams:
+        """The stored prior; before the first one is stored, one fitted now
+        (and stored once the fleet is big enough: see fleet_prior_ensure)."""
+        if self.prior is None:
+            self.prior = fleet_prior_ensure(source=source)
+        return self.prior
+
+    def edges(self, source: TelemetrySource, *, start: date, end: date) -> dict[tuple[str, str], float]:
+        """Availability of each client->server edge with calls in [start, end]
+        (one telemetry read per span of days per batch)."""
+        key = (start, end)
+        if key not in self.edge_availability:
+            self.edge_availability[key] = {
+                (edge.client, edge.server): edge.availability
+                for edge in source.edge_traffic(start=start, end=end) if edge.availability is not None}
+        return self.edge_availability[key]
 
 
 def service_seed(service_id: str) -> int:
@@ -124,18 +159,45 @@ def _dependency_facts(source: TelemetrySource, service_id: str, end: date, conte
     return facts
 
 
+def _dependency_availability(source: TelemetrySource, service_id: str, dependencies: Iterable[str], *,
+                             start: date, end: date, context: BatchContext) -> tuple[dict, dict]:
+    """(availability, basis) of each dependency as `service_id` experiences
+    it: 1 - failed / total of its own calls to it over [start, end] when the
+    service graph has them (`edge`), else the dependency's own availability
+    over the last 30 days (`service`)."""
+    edges = context.edges(source, start=start, end=end)
+    availability, basis = {}, {}
+    for dependency in dependencies:
+        experienced = edges.get((service_id, dependency))
+        if experienced is not None:
+            availability[dependency], basis[dependency] = experienced, "edge"
+        else:
+            availability[dependency] = _dependency_facts(source, dependency, end, context).availability
+            basis[dependency] = "service"
+    return availability, basis
+
+
 @traced("recommendation.maths", {"recommendation.sli_type": "availability"})
 def _availability_recommendation(*, service_id: str, clean: CleanHistory, quality: dict, window_days: int,
-                                 ceiling, seed: int) -> tuple[dict, dict]:
-    """(tiers, explanation) of the availability SLI."""
-    dist = predictive_distribution(clean.good, clean.total, window_days=window_days, seed=seed)
-    tiers = availability_tiers(clean.good, clean.total, window_days=window_days, seed=seed,
-                               ceiling=ceiling.composite, dist=dist)
+                                 ceiling, basis: dict, seed: int, prior: FleetPriorParams) -> tuple[dict, dict]:
+    """(tiers, explanation) of the availability SLI. The dependency bound
+    caps the tiers only when it binds (the service did not do better than
+    it); the attributions add up to the served observed availability minus
+    the served balanced target."""
+    dist = fleet_predictive(clean.good, clean.total, window_days=window_days, seed=seed, prior=prior)
+    # The served value: the explanation adds up to what the user reads.
+    observed = round(dist.observed_mean, 8)
+    cap = ceiling.composite if bound_binds(bound=ceiling.composite, observed=dist.observed_mean) else 1.0
+    tiers = availability_tiers(clean.good, clean.total, window_days=window_days, seed=seed, ceiling=cap,
+                               dist=dist)
     balanced = tiers["balanced"]
+    served = {name: tier.as_dict() for name, tier in tiers.items()}
+    impact = dependency_impact(ceiling, observed=dist.observed_mean, target=balanced.target, basis=basis)
     bottleneck = ceiling.bottleneck
     attributions = feature_attributions(
-        observed=dist.observed_mean,
+        observed=observed,
         plugin_quantile=float(np.quantile(dist.plugin_windows, balanced.probability)),
+        service_only_quantile=dist.service_only.quantile(TIER_QUANTILES["balanced"]),
         predictive_quantile=balanced.target_raw,
         rounded=balanced.rounded,
         target=balanced.target,
@@ -143,20 +205,20 @@ def _availability_recommendation(*, service_id: str, clean: CleanHistory, qualit
     explanation = {
         "summary": availability_summary(
             service_id=service_id, target=balanced.target, window_days=window_days,
-            budget_minutes=balanced.error_budget_minutes, observed=dist.observed_mean,
+            budget_minutes=balanced.error_budget_minutes,
+            breach_probability=served["balanced"]["estimated_breach_probability"], observed=observed,
             days=quality["days_with_data"], cold_start=quality["is_cold_start"],
             bottleneck=bottleneck.service_id if bottleneck else None, composite=ceiling.composite,
-            capped=balanced.target < balanced.rounded, low_traffic=quality["low_traffic"],
+            capped=balanced.target < balanced.rounded, binding=impact["binding"],
+            low_traffic=quality["low_traffic"],
         ),
-        "observed_availability": round(dist.observed_mean, 8),
+        "observed_availability": observed,
         "feature_attributions": attributions,
-        "dependency_impact": {
-            "composite_availability_bound": round(ceiling.composite, 8),
-            "bottleneck_service": bottleneck.service_id if bottleneck else None,
-            "dependencies": dependency_budget_shares(ceiling, balanced.target),
-        },
+        "fleet_prior": {"incident_chance": round(prior.incident_chance, 6), "services": prior.services,
+                        "incidents_seen": dist.incidents_seen},
+        "dependency_impact": impact,
     }
-    return {name: tier.as_dict() for name, tier in tiers.items()}, explanation
+    return served, explanation
 
 
 @traced("recommendation.generate")
@@ -265,14 +327,15 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
     hard = context.hard_dependencies()
     graph = context.graph
     with span("recommendation.telemetry_read", {"recommendation.telemetry.of": "dependencies"}):
-        availability = {dep: _dependency_facts(source, dep, end, context).availability
-                        for dep in hard.direct_and_transitive(service.service_id)}
+        availability, basis = _dependency_availability(
+            source, service.service_id, sorted(hard.direct_and_transitive(service.service_id)),
+            start=end - timedelta(days=lookback_days - 1), end=end, context=context)
     ceiling = hard.ceiling(service.service_id, availability)
     seed = service_seed(service.service_id)
 
     tiers, explanation = _availability_recommendation(
         service_id=service.service_id, clean=clean, quality=quality, window_days=window_days,
-        ceiling=ceiling, seed=seed)
+        ceiling=ceiling, basis=basis, seed=seed, prior=context.fleet_prior(source))
     lookback_start = datetime.combine(end - timedelta(days=lookback_days - 1), datetime.min.time(), tzinfo=UTC)
     lookback_end = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     common = {"service": service, "window_days": window_days, "data_quality": quality,
@@ -360,3 +423,123 @@ def recommendations_expire(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     return SloRecommendation.objects.filter(status=RecommendationStatus.ACTIVE, expires_at__lte=now).update(
         status=RecommendationStatus.EXPIRED, updated_at=now)
+
+
+# The prior is a fleet-wide average: a deterministic sample of this many
+# services fits it as well as the whole fleet, at a bounded cost.
+FLEET_PRIOR_MAX_SERVICES = 1000
+# How far back the backtest reads each service's history.
+BACKTEST_HISTORY_DAYS = 182
+
+
+def _last_complete_day(now: datetime) -> date:
+    return (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
+
+
+def _prior_sample(services: list[Service], limit: int) -> list[Service]:
+    """Up to `limit` services, the same ones run after run (ordered by a hash
+    of the service_id, so the sample is spread over the whole fleet)."""
+    if len(services) <= limit:
+        return services
+    return sorted(services, key=lambda s: service_seed(s.service_id))[:limit]
+
+
+def fleet_prior_ensure(*, source: TelemetrySource) -> FleetPriorParams:
+    """The latest stored prior. Before the first batch has stored one, fit
+    it now; store it when at least MIN_SERVICES services have data (a
+    smaller fleet uses the default, and asks again next time)."""
+    stored = fleet_prior_current()
+    if stored is not None:
+        return FleetPriorParams.from_dict(stored.parameters)
+    params, services_used = _fit_fleet_prior(source=source, now=timezone.now(),
+                                             max_services=FLEET_PRIOR_MAX_SERVICES)
+    if services_used >= MIN_SERVICES:
+        FleetPrior.objects.create(parameters=params.as_dict(), services_used=services_used, is_default=False,
+                                  fitted_at=timezone.now())
+    return params
+
+
+def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | None = None,
+                      max_services: int = FLEET_PRIOR_MAX_SERVICES) -> FleetPrior:
+    """Fit the fleet prior on the last 30 complete days of every active
+    service with data (a deterministic sample of `max_services` in a larger
+    fleet) and store it as the current FleetPrior. Services whose telemetry
+    fails are left out; fewer than MIN_SERVICES with data store the default."""
+    source = source or get_telemetry_source()
+    now = now or timezone.now()
+    params, services_used = _fit_fleet_prior(source=source, now=now, max_services=max_services)
+    row = FleetPrior.objects.create(parameters=params.as_dict(), services_used=services_used,
+                                    is_default=services_used < MIN_SERVICES, fitted_at=now)
+    logger.info("fleet prior fitted on %d services: %s", services_used, params.as_dict(),
+                extra={"services": services_used})
+    return row
+
+
+@traced("recommendation.fleet_prior_fit")
+def _fit_fleet_prior(*, source: TelemetrySource, now: datetime, max_services: int) -> tuple[FleetPriorParams, int]:
+    """(prior, services with data it saw) over the last 30 complete days."""
+    end = _last_complete_day(now)
+    start = end - timedelta(days=DEFAULT_LOOKBACK_DAYS - 1)
+    splits = []
+    for service in _prior_sample(list(Service.objects.active().order_by("service_id")), max_services):
+        try:
+            history = source.daily_history(service.service_id, start=start, end=end, metadata=service.metadata or {})
+        except TelemetryError:
+            logger.warning("fleet prior: telemetry of %s failed, left out", service.service_id, exc_info=True)
+            continue
+        clean = clean_daily_events(*_events(history))
+        if clean.total.size >= MIN_DAYS:
+            splits.append(split_days(clean.good, clean.total))
+    return fit_fleet_prior(splits), len(splits)
+
+
+def _calendar_arrays(history: SliHistory, start: date, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Daily good/total on a calendar of `days` days from `start` (0: no data)."""
+    good = np.zeros(days)
+    total = np.zeros(days)
+    for day in history.days:
+        index = (day.day - start).days
+        if 0 <= index < days:
+            good[index], total[index] = day.good, day.total
+    return good, total
+
+
+def backtest_run(*, source: TelemetrySource | None = None, now: datetime | None = None,
+                 step_days: int = DEFAULT_STEP_DAYS, history_days: int = BACKTEST_HISTORY_DAYS,
+                 service_id: str | None = None, progress=None) -> RecommendationBacktest:
+    """Walk forward over the stored history of the active services (the last
+    `history_days` complete days; in a fleet larger than
+    FLEET_PRIOR_MAX_SERVICES, the same fixed sample the prior is fitted on),
+    store the result and return it. With
+    `service_id`, only that service's windows are evaluated (the prior is
+    still fitted on the fleet). `progress(message)` reports what is done.
+    The dependency cap is not applied: the backtest measures the model."""
+    source = source or get_telemetry_source()
+    now = now or timezone.now()
+    window_days = settings.SLO_WINDOW_DAYS
+    end = _last_complete_day(now)
+    start = end - timedelta(days=history_days - 1)
+    services = list(Service.objects.active().order_by("service_id"))
+    fleet = _prior_sample(services, FLEET_PRIOR_MAX_SERVICES)
+    if service_id and service_id not in {s.service_id for s in fleet}:
+        fleet += [s for s in services if s.service_id == service_id]
+    histories = {}
+    for index, service in enumerate(fleet, start=1):
+        try:
+            history = source.daily_history(service.service_id, start=start, end=end, metadata=service.metadata or {})
+        except TelemetryError:
+            logger.warning("backtest: telemetry of %s failed, left out", service.service_id, exc_info=True)
+            continue
+        good, total = _calendar_arrays(history, start, history_days)
+        if (total > 0).sum() >= MIN_DAYS:
+            histories[service.service_id] = (good, total)
+        if progress and (index % 100 == 0 or index == len(fleet)):
+            progress(f"history read: {index}/{len(fleet)} services")
+    result = walk_forward(
+        histories, window_days=window_days, step_days=step_days, lookback_days=BACKTEST_LOOKBACK_DAYS,
+        seed_of=service_seed, evaluate={service_id} if service_id else None,
+        progress=(lambda done, steps: progress(f"walk forward: step {done}/{steps}")) if progress else None,
+    )
+    return RecommendationBacktest.objects.create(
+        computed_at=now, window_days=window_days, step_days=step_days, lookback_days=result.lookback_days,
+        history_days=history_days, services=result.services, tiers=result.as_dict()["tiers"])

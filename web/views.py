@@ -18,7 +18,7 @@ from django.utils import timezone
 from graph.models import Service, ServiceCriticality
 from graph.selectors import service_direct_edges
 from recommendations.models import SloRecommendation
-from recommendations.selectors import recommendations_active
+from recommendations.selectors import backtest_latest, recommendations_active
 from telemetry.sources import TelemetryError, get_telemetry_source
 from web.slo_pages import SLO_HEALTH_BANDS, service_slo_context
 
@@ -92,6 +92,7 @@ def _explanation(recommendation: SloRecommendation) -> dict:
         {
             "service_id": item.get("service_id", ""),
             "availability": percent(item.get("availability")),
+            "basis": {"edge": "its calls", "service": "own"}.get(item.get("availability_basis") or "", ""),
             "budget_share": percent(item.get("budget_share"), digits=1),
             "flags": [flag.replace("_", " ") for flag in item.get("flags") or []],
         }
@@ -103,9 +104,26 @@ def _explanation(recommendation: SloRecommendation) -> dict:
         "attributions": attributions,
         "bound": percent(impact.get("composite_availability_bound")) if impact else "",
         "bottleneck": impact.get("bottleneck_service") or "",
+        "binding_text": _binding_text(impact),
         "dependencies": dependencies,
         "warnings": [str(w) for w in explanation.get("warnings") or []],
     }
+
+
+def _binding_text(impact: dict) -> str:
+    """In words: does the dependency ceiling cap the tiers (`binding`)?"""
+    if "binding" not in impact:
+        return ""
+    bound = percent(impact.get("composite_availability_bound"))
+    if impact["binding"]:
+        return (f"The dependency ceiling binds: the service did not do better than its hard dependencies' "
+                f"product ({bound}), so no tier is set above it.")
+    share = impact.get("absorbed_failure_share")
+    if share is None:
+        return "No dependency ceiling: no hard synchronous dependency has data."
+    return (f"The dependency ceiling does not bind: the service did better than its hard dependencies' "
+            f"product ({bound}), so their failures are absorbed (retries, fallbacks: "
+            f"{percent(share, digits=1)} of them) and the ceiling does not cap the tiers.")
 
 
 def _quality_badges(recommendations: list[SloRecommendation]) -> list[dict]:
@@ -247,3 +265,22 @@ def service_sli_history(request: HttpRequest, service_id: str) -> JsonResponse:
     payload["days"] = days
     payload["days_with_data"] = len(by_day)
     return JsonResponse(payload)
+
+
+@staff_member_required
+def calibration(request: HttpRequest) -> HttpResponse:
+    """The latest walk-forward backtest: per tier the headline figures and a
+    reliability diagram (drawn in the browser from the embedded run)."""
+    backtest = backtest_latest()
+    tiers = []
+    if backtest is not None:
+        for name in TIER_NAMES:
+            tier = backtest.tiers.get(name) or {}
+            tiers.append({"name": name, "pairs": tier.get("pairs", 0),
+                          "stated": percent(tier.get("mean_stated_probability"), digits=2),
+                          "realised": percent(tier.get("realised_breach_rate"), digits=2)})
+    return render(request, "pages/calibration.html", {
+        "backtest": backtest,
+        "tiers": tiers,
+        "page_data": {"tiers": backtest.tiers if backtest else {}, "tier_names": TIER_NAMES},
+    })

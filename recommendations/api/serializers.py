@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recommendations.exporters import EXPORT_FORMATS, TIERS
-from recommendations.models import RecommendationSliType, SloRecommendation
+from recommendations.models import RecommendationBacktest, RecommendationSliType, SloRecommendation
 from slo_engine.api.views import ProblemSerializer
 
 
@@ -41,7 +41,8 @@ class TiersSerializer(serializers.Serializer):
 
 
 class AttributionSerializer(serializers.Serializer):
-    feature = serializers.ChoiceField(choices=["variance", "data_quality_margin", "rounding", "dependency_cap"])
+    feature = serializers.ChoiceField(
+        choices=["variance", "data_quality_margin", "fleet_prior", "rounding", "dependency_cap"])
     contribution = serializers.FloatField()
     description = serializers.CharField()
 
@@ -50,14 +51,29 @@ class DependencyShareSerializer(serializers.Serializer):
     service_id = serializers.CharField()
     availability = serializers.FloatField(allow_null=True)
     budget_share = serializers.FloatField(allow_null=True)
+    availability_basis = serializers.ChoiceField(
+        choices=["edge", "service"], allow_null=True,
+        help_text="edge: this service's own calls to the dependency (service graph); service: the "
+                  "dependency's own availability; null without data.")
     flags = serializers.ListField(child=serializers.ChoiceField(
-        choices=["over_half_of_budget", "missing_extra_nine", "no_data"]))
+        choices=["over_half_of_budget", "missing_extra_nine", "failures_absorbed", "no_data"]))
 
 
 class DependencyImpactSerializer(serializers.Serializer):
     composite_availability_bound = serializers.FloatField()
     bottleneck_service = serializers.CharField(allow_null=True)
+    binding = serializers.BooleanField(
+        help_text="True when the bound caps the tiers; false when the service did better than the bound "
+                  "(its dependencies' failures are absorbed) or there is no bound.")
+    absorbed_failure_share = serializers.FloatField(
+        allow_null=True, help_text="1 - (1 - observed) / (1 - bound) when the bound does not bind; else null.")
     dependencies = DependencyShareSerializer(many=True)
+
+
+class FleetPriorUsedSerializer(serializers.Serializer):
+    incident_chance = serializers.FloatField(help_text="The fleet's mean daily chance of a bad day.")
+    services = serializers.IntegerField(help_text="Services the prior was fitted on (0: the default prior).")
+    incidents_seen = serializers.IntegerField(help_text="Bad days in this service's own history.")
 
 
 class TimeoutWarningSerializer(serializers.Serializer):
@@ -75,6 +91,7 @@ class ExplanationSerializer(serializers.Serializer):
     summary = serializers.CharField()
     observed_availability = serializers.FloatField(required=False)
     feature_attributions = AttributionSerializer(many=True, required=False)
+    fleet_prior = FleetPriorUsedSerializer(required=False)
     dependency_impact = DependencyImpactSerializer(required=False)
     percentile = serializers.FloatField(required=False)
     warnings = TimeoutWarningSerializer(many=True, required=False)
@@ -126,3 +143,39 @@ class InsufficientDataProblemSerializer(ProblemSerializer):
 
     # Absent when the 422 is a bad query parameter rather than too little data.
     data_quality = DataQualitySerializer(required=False)
+
+
+class ReliabilityBinSerializer(serializers.Serializer):
+    stated_lo = serializers.FloatField()
+    stated_hi = serializers.FloatField()
+    pairs = serializers.IntegerField()
+    mean_stated_probability = serializers.FloatField()
+    realised_breach_rate = serializers.FloatField()
+
+
+class BacktestTierSerializer(serializers.Serializer):
+    pairs = serializers.IntegerField()
+    mean_stated_probability = serializers.FloatField(allow_null=True)
+    realised_breach_rate = serializers.FloatField(allow_null=True)
+    reliability = ReliabilityBinSerializer(many=True)
+
+
+class BacktestTiersSerializer(serializers.Serializer):
+    conservative = BacktestTierSerializer()
+    balanced = BacktestTierSerializer()
+    aggressive = BacktestTierSerializer()
+
+
+@extend_schema_field(BacktestTiersSerializer)
+class BacktestTiersField(serializers.JSONField):
+    pass
+
+
+class CalibrationSerializer(serializers.ModelSerializer):
+    """The latest walk-forward backtest (DESIGN.md section 9)."""
+
+    tiers = BacktestTiersField()
+
+    class Meta:
+        model = RecommendationBacktest
+        fields = ["computed_at", "window_days", "step_days", "lookback_days", "history_days", "services", "tiers"]

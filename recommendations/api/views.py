@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from graph.models import Service
 from recommendations.api.serializers import (
+    CalibrationSerializer,
     ExportQuerySerializer,
     InsufficientDataProblemSerializer,
     RecommendationQuerySerializer,
@@ -19,6 +20,7 @@ from recommendations.api.serializers import (
     SloRecommendationSerializer,
 )
 from recommendations.exporters import ExportError, export_recommendations
+from recommendations.selectors import backtest_latest
 from recommendations.services import InsufficientData, recommendations_current
 from slo_engine.api.errors import ProblemError, UnprocessableEntity
 from slo_engine.api.views import BaseApiView, ProblemSerializer, problem_responses
@@ -114,3 +116,21 @@ class ServiceRecommendationsExportView(BaseApiView):
         response["Content-Disposition"] = (
             f'attachment; filename="{service.service_id}-slo-{query["tier"]}.{query["format"]}.yaml"')
         return response
+
+
+class RecommendationCalibrationView(BaseApiView):
+    """GET the latest walk-forward backtest of the recommendations."""
+
+    @extend_schema(
+        summary="Calibration of the recommendations (walk-forward backtest)",
+        description="The last backtest run (the daily batch refreshes it; `manage.py backtest_recommendations` "
+                    "runs one now): per tier, the (service, window) pairs, the mean stated breach probability, "
+                    "the realised breach rate and a reliability table. 404 before the first run.",
+        responses={200: CalibrationSerializer, **problem_responses(404)},
+    )
+    def get(self, request):
+        backtest = backtest_latest()
+        if backtest is None:
+            raise ProblemError(404, "No backtest has run yet: the daily recommendation batch runs one, or run "
+                                    "`manage.py backtest_recommendations`.", title="No backtest yet")
+        return Response(CalibrationSerializer(backtest).data)

@@ -1,6 +1,6 @@
 """Benchmark part `recommendations`: services per second of a recommendation
-batch over 5,000 services with the demo source (maths and persistence, one
-process). It creates its own services (prefix `bench-rec-<run>-`) and an
+batch over 5,000 services with the demo source (the fleet prior's refit, the
+maths and persistence, one process). It creates its own services (prefix `bench-rec-<run>-`) and an
 in-memory dependency graph among them, and deletes what it created at the end,
 so a user's data is left alone."""
 
@@ -12,8 +12,9 @@ import networkx as nx
 from graph.benchmarks.generate import generate_graph
 from graph.domain.merge import EffectiveEdge
 from graph.models import Service
-from recommendations.models import SloRecommendation
-from recommendations.services import BatchContext, recommendations_generate_many
+from recommendations.domain.fleet_prior import FleetPriorParams
+from recommendations.models import FleetPrior, SloRecommendation
+from recommendations.services import BatchContext, fleet_prior_refit, recommendations_generate_many
 from recommendations.tasks import BATCH_CHUNK_SIZE
 from telemetry.sources.demo import DemoSource
 
@@ -35,11 +36,17 @@ def run(*, progress) -> dict:
                                 batch_size=1000)
     services = list(Service.objects.filter(service_id__startswith=prefix).order_by("service_id"))
     progress(f"recommendations: {len(services)} services, {graph.number_of_edges()} hard sync edges")
-    context = BatchContext(graph=graph)
     source = DemoSource()
     generated = 0
+    prior = None
     try:
         started = time.perf_counter()
+        cpu_started = time.process_time()
+        # The daily batch refits the prior first: part of the measured time.
+        prior = fleet_prior_refit(source=source)
+        prior_seconds = time.perf_counter() - started
+        progress(f"recommendations: fleet prior fitted on {prior.services_used} services in {prior_seconds:.1f} s")
+        context = BatchContext(graph=graph, prior=FleetPriorParams.from_dict(prior.parameters))
         # The same chunks, and the same call, as the daily batch's Celery tasks.
         for start in range(0, len(services), BATCH_CHUNK_SIZE):
             chunk = services[start:start + BATCH_CHUNK_SIZE]
@@ -49,14 +56,25 @@ def run(*, progress) -> dict:
                 progress(f"recommendations: {done}/{len(services)} services, "
                          f"{done / (time.perf_counter() - started):.0f}/s")
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     finally:
+        if prior is not None:
+            FleetPrior.objects.filter(pk=prior.pk).delete()
         SloRecommendation.objects.filter(service__service_id__startswith=prefix).delete()
         Service.objects.filter(service_id__startswith=prefix).delete()
     return {
         "services": len(services),
         "dependency_edges": graph.number_of_edges(),
         "recommendations_written": generated,
+        "fleet_prior_services": prior.services_used,
+        "fleet_prior_seconds": round(prior_seconds, 3),
         "batch_seconds": round(elapsed, 3),
         "services_per_second": round(len(services) / elapsed, 1),
-        "target_services_per_second": 100,
+        "recommendations_per_second": round(generated / elapsed, 1),
+        # This process's CPU time: the figure a busy shared machine distorts least
+        # (PostgreSQL's share of the work is not in it).
+        "batch_cpu_seconds": round(cpu, 3),
+        "services_per_cpu_second": round(len(services) / cpu, 1),
+        # Issue 13: at least 100 recommendations a second, the prior's fit included.
+        "target_recommendations_per_second": 100,
     }

@@ -16,6 +16,12 @@ A plug-in bootstrap (step 2 straight from the history) is over-confident and
 fails calibration; it is kept only to split the explanation into
 "day-to-day variance" and "estimate uncertainty". Everything is vectorised
 over replicates: one numpy gather per level, no Python loop over resamples.
+
+That bootstrap only knows the days it has seen. The tiers are read from
+`fleet_predictive`: the bootstrap of the service's normal days mixed with
+bad days drawn from the fleet prior updated by the service's own bad days
+(recommendations/domain/fleet_prior.py), so a quiet month does not hide the
+incidents a process like this one has every few weeks.
 Pure numpy: no Django.
 """
 
@@ -24,12 +30,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recommendations.domain.fleet_prior import DEFAULT_FLEET_PRIOR, FleetPriorParams, service_posterior, split_days
 from recommendations.domain.rounding import round_target_down
-from recommendations.domain.studentt import t_cdf, t_ppf
+from recommendations.domain.studentt import t_ppf
 
 # Tier -> quantile of the predictive distribution (= stated breach probability).
 TIER_QUANTILES: dict[str, float] = {"conservative": 0.01, "balanced": 0.05, "aggressive": 0.20}
 DEFAULT_REPLICATES = 1000
+# Draws of the fleet-prior mixture: enough for a stable 1% quantile.
+FLEET_DRAWS = 4000
 # Two-sided level of the confidence interval of each tier target.
 CI_LEVEL = 0.95
 MINUTES_PER_DAY = 1440
@@ -78,15 +87,6 @@ class PredictiveDistribution:
         if self.log_sd <= 0:
             return 1.0 - math.exp(self.log_mean)
         return 1.0 - math.exp(self.log_mean + self.log_sd * t_ppf(1.0 - probability, self.df))
-
-    def breach_probability(self, target: float) -> float:
-        """P(next window's availability < target)."""
-        budget = 1.0 - target
-        if budget <= 0:
-            return 1.0
-        if self.log_sd <= 0:
-            return 1.0 if math.log(budget) < self.log_mean else 0.0
-        return 1.0 - t_cdf((math.log(budget) - self.log_mean) / self.log_sd, self.df)
 
 
 def predictive_distribution(good: np.ndarray, total: np.ndarray, *, window_days: int, seed: int,
@@ -170,6 +170,95 @@ def quantile_interval(dist: PredictiveDistribution, probability: float, *,
     return q, float(min(lo, q)), float(min(1.0, max(hi, q)))
 
 
+@dataclass(frozen=True)
+class FleetPredictive:
+    """The predictive distribution of the next window with the fleet prior.
+
+    A window is a mixture of the service's normal days and its bad days:
+    the normal days' share comes from the service-only model fitted on its
+    normal days (`normal`), the bad days from the fleet prior updated by the
+    service's own bad days (how many in the window: beta-binomial; how bad:
+    lognormal over the service's median day). `window_errors` holds sorted
+    draws of the window's error rate. `service_only` is the model without
+    the prior (all days), kept for the explanation."""
+
+    service_only: PredictiveDistribution
+    normal: PredictiveDistribution
+    window_errors: np.ndarray
+    incidents_seen: int
+
+    @property
+    def observed_mean(self) -> float:
+        return self.service_only.observed_mean
+
+    @property
+    def plugin_windows(self) -> np.ndarray:
+        return self.service_only.plugin_windows
+
+    def quantile(self, probability: float) -> float:
+        """Availability that the next window falls below with `probability`
+        (linear interpolation between the sorted draws, as np.quantile, without
+        sorting them again)."""
+        position = (1.0 - probability) * (self.window_errors.size - 1)
+        below = int(position)
+        above = min(below + 1, self.window_errors.size - 1)
+        low, high = float(self.window_errors[below]), float(self.window_errors[above])
+        return 1.0 - (low + (high - low) * (position - below))
+
+    def breach_probability(self, target: float) -> float:
+        """P(next window's availability < target): the share of draws whose
+        error rate exceeds the target's budget."""
+        within = np.searchsorted(self.window_errors, 1.0 - target, side="right")
+        return 1.0 - float(within) / self.window_errors.size
+
+    def interval(self, probability: float, *, level: float = CI_LEVEL) -> tuple[float, float, float]:
+        """(quantile, lo, hi): the quantile and an interval for it. The error
+        budget of the quantile is uncertain in proportion to the normal
+        days' budget (their bootstrap interval, as a ratio)."""
+        q = self.quantile(probability)
+        normal_q, normal_lo, normal_hi = quantile_interval(self.normal, probability, level=level)
+        normal_budget = 1.0 - normal_q
+        if normal_budget <= 0:
+            return q, q, q
+        lo = 1.0 - (1.0 - q) * (1.0 - normal_lo) / normal_budget
+        hi = 1.0 - (1.0 - q) * (1.0 - normal_hi) / normal_budget
+        return q, float(min(lo, q)), float(min(1.0, max(hi, q)))
+
+
+def fleet_predictive(good: np.ndarray, total: np.ndarray, *, window_days: int, seed: int,
+                     prior: FleetPriorParams = DEFAULT_FLEET_PRIOR, replicates: int = DEFAULT_REPLICATES,
+                     draws: int = FLEET_DRAWS) -> FleetPredictive:
+    """The predictive distribution of the next `window_days`-day availability
+    combining the service's own days with the fleet prior (see FleetPredictive).
+    Same inputs and seed -> same result."""
+    good = np.asarray(good, dtype=float)
+    total = np.asarray(total, dtype=float)
+    service_only = predictive_distribution(good, total, window_days=window_days, seed=seed, replicates=replicates)
+    split = split_days(good, total)
+    if split.incidents and int(split.normal.sum()) >= 2:
+        normal = predictive_distribution(good[split.normal], total[split.normal], window_days=window_days,
+                                         seed=seed, replicates=replicates)
+    else:
+        normal = service_only
+    posterior = service_posterior(prior, split)
+    rng = np.random.default_rng([seed, 1])
+    if normal.log_sd > 0:
+        normal_errors = np.exp(normal.log_mean + normal.log_sd * rng.standard_t(normal.df, size=draws))
+    else:
+        normal_errors = np.full(draws, math.exp(normal.log_mean))
+    chance = rng.beta(posterior.incident_alpha, posterior.incident_beta, size=draws)
+    bad_days = rng.binomial(window_days, chance)
+    # Only the bad days drawn get a severity (a few per draw, not W): each
+    # draw's own mean severity, plus the spread between its bad days.
+    service_severity = posterior.severity_mean + posterior.severity_sd * rng.standard_normal(size=draws)
+    owner = np.repeat(np.arange(draws), bad_days)
+    severity = service_severity[owner] + posterior.severity_within_sd * rng.standard_normal(size=owner.size)
+    bad_errors = np.bincount(owner, weights=np.minimum(np.exp(split.center + severity), 1.0), minlength=draws)
+    errors = ((window_days - bad_days) * np.minimum(normal_errors, 1.0) + bad_errors) / window_days
+    return FleetPredictive(service_only=service_only, normal=normal, window_errors=np.sort(errors),
+                           incidents_seen=split.incidents)
+
+
 def historical_breaches(good: np.ndarray, total: np.ndarray, *, window_days: int,
                         target: float) -> tuple[int, int]:
     """(k, n): how many of the n rolling `window_days`-day windows of the
@@ -226,16 +315,18 @@ def capped_target(value: float, ceiling: float) -> float:
 
 
 def availability_tiers(good: np.ndarray, total: np.ndarray, *, window_days: int, seed: int,
-                       ceiling: float = 1.0, replicates: int = DEFAULT_REPLICATES,
-                       dist: PredictiveDistribution | None = None) -> dict[str, AvailabilityTier]:
-    """Conservative, balanced and aggressive tiers (1%, 5%, 20% quantiles),
-    rounded down and capped by `ceiling`, each with its breach probability,
+                       ceiling: float = 1.0, prior: FleetPriorParams = DEFAULT_FLEET_PRIOR,
+                       replicates: int = DEFAULT_REPLICATES,
+                       dist: FleetPredictive | None = None) -> dict[str, AvailabilityTier]:
+    """Conservative, balanced and aggressive tiers (1%, 5%, 20% quantiles of
+    the predictive distribution with the fleet `prior`), rounded down and
+    capped by `ceiling` (1.0: no cap), each with its breach probability,
     history of breaches, confidence interval and error budget."""
-    dist = dist or predictive_distribution(good, total, window_days=window_days, seed=seed,
-                                           replicates=replicates)
+    dist = dist or fleet_predictive(good, total, window_days=window_days, seed=seed, prior=prior,
+                                    replicates=replicates)
     tiers: dict[str, AvailabilityTier] = {}
     for name, probability in TIER_QUANTILES.items():
-        raw, lo, hi = quantile_interval(dist, probability)
+        raw, lo, hi = dist.interval(probability)
         target = capped_target(raw, ceiling)
         k, n = historical_breaches(good, total, window_days=window_days, target=target)
         tiers[name] = AvailabilityTier(

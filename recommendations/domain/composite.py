@@ -118,3 +118,41 @@ def own_outage_budget_minutes(*, target: float, ceiling: float, period_minutes: 
     The Calculus paper's example: 99.99% with five 99.999% dependencies
     leaves about 26 of 53 minutes a year."""
     return max(0.0, ceiling - target) * period_minutes
+
+
+def bound_binds(*, bound: float, observed: float) -> bool:
+    """True when the dependency bound caps the tiers: there is a bound (some
+    dependency has data) and the service did not do better than it."""
+    return bound < 1.0 and observed <= bound
+
+
+def dependency_impact(ceiling: Ceiling, *, observed: float, target: float,
+                      basis: Mapping[str, str]) -> dict:
+    """The `dependency_impact` block of an explanation.
+
+    Evidence wins over the model: when the service's `observed` availability
+    is above the bound, its dependencies' failures are demonstrably absorbed
+    (retries, fallbacks, caches), so the bound is not `binding` (it does not
+    cap the tiers), `absorbed_failure_share` = 1 - (1 - observed) / (1 -
+    bound), and each dependency that failed more than the service did is
+    flagged `failures_absorbed`. A bound of 1 (no dependency with data)
+    binds nothing either. `basis` maps a dependency to `edge` (measured on
+    this service's calls) or `service` (its own availability)."""
+    bound = ceiling.composite
+    binding = bound_binds(bound=bound, observed=observed)
+    absorbed = None
+    if bound < 1.0 and not binding:
+        absorbed = 1.0 - (1.0 - observed) / (1.0 - bound)
+    rows = dependency_budget_shares(ceiling, target)
+    for row in rows:
+        row["availability_basis"] = basis.get(row["service_id"], "service") if row["availability"] is not None else None
+        if not binding and row["availability"] is not None and row["availability"] < observed:
+            row["flags"].append("failures_absorbed")
+    bottleneck = ceiling.bottleneck
+    return {
+        "composite_availability_bound": round(bound, 8),
+        "bottleneck_service": bottleneck.service_id if bottleneck else None,
+        "binding": binding,
+        "absorbed_failure_share": None if absorbed is None else round(absorbed, 6),
+        "dependencies": rows,
+    }

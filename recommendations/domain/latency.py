@@ -35,11 +35,14 @@ def latency_tiers(daily_ms: Sequence[float], *, percentile: float = 99, seed: in
     resampled = values[block_indices(rng, source_len=days, out_len=days, block=block_length(days),
                                      replicates=replicates)]
     tail = (1.0 - CI_LEVEL) / 2.0
+    quantiles = list(LATENCY_TIER_QUANTILES.values())
+    # One pass each over the history and the resamples, for all three tiers.
+    raws = np.quantile(values, quantiles)
+    bounds = np.quantile(np.quantile(resampled, quantiles, axis=1), [tail, 1.0 - tail], axis=1)
     tiers = {}
-    for name, quantile in LATENCY_TIER_QUANTILES.items():
-        raw = float(np.quantile(values, quantile))
-        statistic = np.quantile(resampled, quantile, axis=1)
-        lo, hi = np.quantile(statistic, [tail, 1.0 - tail])
+    for index, name in enumerate(LATENCY_TIER_QUANTILES):
+        raw = float(raws[index])
+        lo, hi = float(bounds[0, index]), float(bounds[1, index])
         threshold = round_threshold_up(raw, bucket_bounds_ms)
         exceeded = int((values > threshold).sum())
         tiers[name] = {

@@ -5,13 +5,31 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommendations.domain.availability import availability_tiers, historical_breaches, predictive_distribution
-from recommendations.domain.composite import dependency_budget_shares, dependency_ceiling, own_outage_budget_minutes
-from recommendations.domain.explain import feature_attributions
+from recommendations.domain.availability import (
+    availability_tiers,
+    fleet_predictive,
+    historical_breaches,
+)
+from recommendations.domain.backtest import walk_forward, window_starts
+from recommendations.domain.composite import (
+    dependency_budget_shares,
+    dependency_ceiling,
+    dependency_impact,
+    own_outage_budget_minutes,
+)
+from recommendations.domain.explain import availability_summary, feature_attributions, probability_text
+from recommendations.domain.fleet_prior import (
+    DEFAULT_FLEET_PRIOR,
+    FleetPriorParams,
+    fit_fleet_prior,
+    service_posterior,
+    split_days,
+)
 from recommendations.domain.latency import latency_tiers, timeout_warnings
 from recommendations.domain.quality import clean_daily_events, data_quality, is_cold_start
 from recommendations.domain.rounding import round_target_down, round_threshold_up
 from recommendations.domain.studentt import t_cdf, t_ppf
+from recommendations.tests.simulated_fleet import ServiceProcess, incident_heavy_fleet
 
 
 def _history(seed: int, days: int, rate: float = 1e-3, sigma: float = 0.4, traffic: float = 1e5):
@@ -64,17 +82,21 @@ def test_tier_invariants(seed, days, rate, sigma, ceiling):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), days=st.integers(7, 90), ceiling=st.floats(0.98, 1.0))
-def test_attributions_add_up_to_the_gap(seed, days, ceiling):
+def test_attributions_add_up_to_the_served_gap(seed, days, ceiling):
     good, total = _history(seed, days)
-    dist = predictive_distribution(good, total, window_days=28, seed=seed, replicates=500)
+    dist = fleet_predictive(good, total, window_days=28, seed=seed, replicates=500)
     balanced = availability_tiers(good, total, window_days=28, seed=seed, ceiling=ceiling, dist=dist)["balanced"]
-    rows = feature_attributions(observed=dist.observed_mean,
+    served_observed = round(dist.observed_mean, 8)
+    served_target = balanced.as_dict()["target"]
+    rows = feature_attributions(observed=served_observed,
                                 plugin_quantile=float(np.quantile(dist.plugin_windows, 0.05)),
+                                service_only_quantile=dist.service_only.quantile(0.05),
                                 predictive_quantile=balanced.target_raw, rounded=balanced.rounded,
                                 target=balanced.target)
-    assert [r["feature"] for r in rows] == ["variance", "data_quality_margin", "rounding", "dependency_cap"]
-    assert abs(sum(r["contribution"] for r in rows) - (dist.observed_mean - balanced.target)) < 1e-9
-    assert rows[2]["contribution"] >= -1e-12 and rows[3]["contribution"] >= -1e-12
+    assert [r["feature"] for r in rows] == ["variance", "data_quality_margin", "fleet_prior", "rounding",
+                                            "dependency_cap"]
+    assert abs(sum(r["contribution"] for r in rows) - (served_observed - served_target)) <= 1e-12
+    assert rows[3]["contribution"] >= -1e-12 and rows[4]["contribution"] >= -1e-12
 
 
 def test_confidence_interval_narrows_with_more_history():
@@ -82,11 +104,10 @@ def test_confidence_interval_narrows_with_more_history():
     for seed in range(60):
         good, total = _history(seed, 90, rate=1e-3, sigma=0.5)
         for days in widths:
-            dist = predictive_distribution(good[-days:], total[-days:], window_days=28, seed=seed, replicates=1000)
+            dist = fleet_predictive(good[-days:], total[-days:], window_days=28, seed=seed)
             tier = availability_tiers(good[-days:], total[-days:], window_days=28, seed=seed, dist=dist)["balanced"]
             # Width on the raw scale (before rounding), as in the tier's interval.
-            from recommendations.domain.availability import quantile_interval
-            _, lo, hi = quantile_interval(dist, 0.05)
+            _, lo, hi = dist.interval(0.05)
             widths[days].append(hi - lo)
             assert tier.confidence_interval[0] <= tier.target <= tier.confidence_interval[1]
     assert np.mean(widths[90]) < 0.8 * np.mean(widths[30])
@@ -165,3 +186,105 @@ def test_data_quality_rejects_good_above_total_and_flags_cold_start_and_low_traf
     assert quality == {"completeness": round(2 / 30, 4), "days_with_data": 2, "lookback_days": 30,
                        "is_cold_start": True, "sample_count": 140, "low_traffic": True, "rejected_points": 1}
     assert is_cold_start(26) and not is_cold_start(27)
+
+
+def test_bad_days_are_told_from_normal_ones():
+    good, total = _history(4, 30, rate=1e-3, sigma=0.3)
+    good[[5, 17]] = total[[5, 17]] * (1 - 0.03)  # two days at 30x the usual error rate
+    split = split_days(good, total)
+    assert split.incidents == 2 and not split.normal[5] and not split.normal[17]
+    assert split.severities == pytest.approx([np.log(30)] * 2, abs=0.5)
+
+
+def test_fleet_prior_recovers_how_often_and_how_bad():
+    rng = np.random.default_rng(8)
+    process = dict(traffic=1e5, rate=1e-3, sigma=0.3, severity=20.0, severity_sigma=0.3)
+    chances = rng.uniform(1 / 40, 1 / 10, size=400)
+    fleet = [ServiceProcess(incident_chance=c, **process) for c in chances]
+    prior = fit_fleet_prior(split_days(*p.days(rng, (60,))) for p in fleet)
+    assert prior.services == 400
+    assert prior.incident_chance == pytest.approx(chances.mean(), rel=0.2)
+    assert prior.severity_mean == pytest.approx(np.log(20), abs=0.3)
+    assert FleetPriorParams.from_dict(prior.as_dict()) == prior
+
+
+def test_default_prior_below_twenty_services():
+    rng = np.random.default_rng(1)
+    few = [split_days(*p.days(rng, (30,))) for p in incident_heavy_fleet(rng, 19)]
+    assert fit_fleet_prior(few) == DEFAULT_FLEET_PRIOR
+    assert DEFAULT_FLEET_PRIOR.incident_chance == pytest.approx(1 / 21)
+
+
+def test_long_history_leans_on_itself_short_on_the_fleet():
+    prior = DEFAULT_FLEET_PRIOR
+    quiet = np.ones(300, dtype=bool)
+    from recommendations.domain.fleet_prior import DaySplit
+    short = service_posterior(prior, DaySplit(normal=quiet[:30], center=-7.0, severities=np.array([])))
+    long = service_posterior(prior, DaySplit(normal=quiet, center=-7.0, severities=np.array([])))
+    short_chance = short.incident_alpha / (short.incident_alpha + short.incident_beta)
+    long_chance = long.incident_alpha / (long.incident_alpha + long.incident_beta)
+    assert long_chance < short_chance < prior.incident_chance
+    assert long_chance < 0.2 * prior.incident_chance
+
+
+def test_a_history_without_incidents_still_prices_the_fleets_bad_days():
+    good, total = _history(2, 30, rate=5e-4, sigma=0.2)
+    with_prior = fleet_predictive(good, total, window_days=28, seed=2, prior=DEFAULT_FLEET_PRIOR)
+    assert with_prior.incidents_seen == 0
+    # The service-only model never saw a bad day; the prior knows they come.
+    assert with_prior.quantile(0.01) < with_prior.service_only.quantile(0.01)
+    tiers = availability_tiers(good, total, window_days=28, seed=2, dist=with_prior)
+    for name, tier in tiers.items():
+        assert tier.estimated_breach_probability == pytest.approx(
+            np.mean(1 - with_prior.window_errors < tier.target), abs=1e-12)
+        assert tier.estimated_breach_probability <= {"conservative": 0.01, "balanced": 0.05, "aggressive": 0.2}[name]
+
+
+def test_evidence_wins_over_the_bound():
+    ceiling = dependency_ceiling("s", [("s", "a"), ("s", "b")], {"a": 0.995, "b": 0.9999})
+    absorbed = dependency_impact(ceiling, observed=0.999, target=0.998, basis={"a": "edge"})
+    assert absorbed["binding"] is False
+    assert absorbed["absorbed_failure_share"] == pytest.approx(1 - 0.001 / (1 - 0.995 * 0.9999), abs=1e-6)
+    rows = {r["service_id"]: r for r in absorbed["dependencies"]}
+    assert "failures_absorbed" in rows["a"]["flags"] and "failures_absorbed" not in rows["b"]["flags"]
+    assert rows["a"]["availability_basis"] == "edge" and rows["b"]["availability_basis"] == "service"
+    binding = dependency_impact(ceiling, observed=0.99, target=0.99, basis={})
+    assert binding["binding"] is True and binding["absorbed_failure_share"] is None
+    assert all("failures_absorbed" not in r["flags"] for r in binding["dependencies"])
+    alone = dependency_impact(dependency_ceiling("s", [], {}), observed=0.99, target=0.99, basis={})
+    assert alone["binding"] is False and alone["absorbed_failure_share"] is None
+
+
+def test_summary_states_the_served_probability():
+    text = availability_summary(service_id="checkout", target=0.999, window_days=28, budget_minutes=40.32,
+                                breach_probability=0.031, observed=0.9995, days=30, cold_start=False,
+                                bottleneck="payment", composite=0.998, capped=False, binding=False,
+                                low_traffic=False)
+    assert "leaves a 3.1% chance of a breach" in text and probability_text(0.031) == "3.1%"
+    assert "failures are absorbed" in text
+
+
+def test_window_starts_end_with_the_last_day_and_step_back():
+    assert window_starts(120, lookback_days=30, window_days=28, step_days=7) == [36, 43, 50, 57, 64, 71, 78, 85, 92]
+    assert window_starts(57, lookback_days=30, window_days=28, step_days=7) == []
+
+
+def test_walk_forward_is_calibrated_on_a_simulated_fleet():
+    rng = np.random.default_rng(21)
+    fleet = incident_heavy_fleet(rng, 60)
+    histories = {f"svc-{i}": p.days(rng, (150,)) for i, p in enumerate(fleet)}
+    # A gap in one service's history: the windows that need it are skipped.
+    histories["svc-0"][1][60:70] = 0
+    steps = []
+    result = walk_forward(histories, window_days=28, step_days=14, seed_of=lambda s: len(s),
+                          progress=lambda done, total: steps.append((done, total)))
+    assert steps[-1][0] == steps[-1][1] == len(window_starts(150, lookback_days=30, window_days=28, step_days=14))
+    summary = result.as_dict()
+    assert summary["services"] == 60
+    conservative, balanced, aggressive = (summary["tiers"][n] for n in ("conservative", "balanced", "aggressive"))
+    assert balanced["pairs"] < 60 * len(steps)  # svc-0's gap
+    assert conservative["realised_breach_rate"] <= 0.03
+    assert 0.4 <= aggressive["realised_breach_rate"] / aggressive["mean_stated_probability"] <= 2.5
+    assert sum(row["pairs"] for row in balanced["reliability"]) == balanced["pairs"]
+    only = walk_forward(histories, window_days=28, step_days=14, evaluate={"svc-3"}).as_dict()
+    assert only["services"] == 1 and only["tiers"]["balanced"]["pairs"] == len(steps)

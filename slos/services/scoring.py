@@ -10,6 +10,7 @@ the last status stays, marked `stale` with the error: nothing is lost.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ def window_step(window_days: int) -> timedelta:
 
 def _finite(value: float | None) -> float | None:
     # JSON and the database hold no infinities: an infinite burn (target 1) is shown as None.
-    return None if value is None or value != value or value in (float("inf"), float("-inf")) else float(value)
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def slo_status_compute(*, slo: ServiceLevelObjective, source: TelemetrySource, now: datetime) -> SloStatus:

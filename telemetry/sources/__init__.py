@@ -5,6 +5,7 @@ from django.conf import settings
 
 from telemetry.sources.base import (
     DailySli,
+    EdgeTraffic,
     EventCounts,
     ObservedEdge,
     SliHistory,
@@ -18,6 +19,7 @@ from telemetry.sources.base import (
 
 __all__ = [
     "DailySli",
+    "EdgeTraffic",
     "EventCounts",
     "ObservedEdge",
     "SliHistory",

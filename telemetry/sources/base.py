@@ -1,8 +1,10 @@
 """The telemetry source protocol (DESIGN.md section 8).
 
-A source answers three questions: the daily SLI history of a service, the SLI
-values over a recent window (for aggregates), and the service-graph edges seen
-recently (for OTel discovery). Implementations: `prometheus` and `demo`,
+A source answers four questions: the daily SLI history of a service, the SLI
+values over a recent window (for aggregates), the service-graph edges seen
+recently (for OTel discovery), and the requests and failures of each
+client->server edge over a span of days (how a caller experiences its
+dependencies, for the dependency ceiling). Implementations: `prometheus` and `demo`,
 chosen by `TELEMETRY_SOURCE`.
 """
 
@@ -107,6 +109,24 @@ class SloEvents:
     windows: dict[str, EventCounts | None]
 
 
+@dataclass(frozen=True)
+class EdgeTraffic:
+    """Requests `client` sent to `server` over a span of days, and how many
+    of them failed (service-graph counters, any `failed` label summed away)."""
+
+    client: str
+    server: str
+    requests: float
+    failed: float
+
+    @property
+    def availability(self) -> float | None:
+        """1 - failed / requests as the client experiences the server; None without requests."""
+        if self.requests <= 0:
+            return None
+        return 1.0 - min(max(self.failed / self.requests, 0.0), 1.0)
+
+
 @runtime_checkable
 class TelemetrySource(Protocol):
     name: str
@@ -121,6 +141,11 @@ class TelemetrySource(Protocol):
 
     def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
         """Edges with requests in the trailing `lookback` (e.g. `15m`, `1h`)."""
+        ...
+
+    def edge_traffic(self, *, start: date, end: date) -> list[EdgeTraffic]:
+        """Requests and failures of every client->server edge over the days
+        [start, end] (complete UTC days; edges without requests left out)."""
         ...
 
     def slo_events(

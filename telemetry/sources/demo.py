@@ -16,6 +16,15 @@ The scenarios an SRE meets (DEMO_SCENARIOS says which service has which):
 * flaky_external: an external dependency at about 99.7%;
 * greedy_dependency: a reliable service whose failures are mostly its
   external dependency's (flagged `over_half_of_budget`).
+
+Failures propagate along the hard sync edges of the topology: a share of a
+caller's requests needs each hard dependency (EDGE_CALL_SHARE), and that
+share fails when the dependency does, as this caller experiences it (a
+caller hitting cheaper endpoints sees fewer failures: EDGE_FAILURE_FACTOR).
+So callers' availability is consistent with their dependencies', and the
+service-graph edge counts (`edge_traffic`) are the calls and failures behind
+it. Every service keeps unbounded history (at least 120 days for the
+backtest), except the short-history scenarios.
 """
 
 import functools
@@ -30,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from telemetry.sources.base import DailySli, EventCounts, ObservedEdge, SliHistory, SloEvents, WindowSli
+from telemetry.sources.base import DailySli, EdgeTraffic, EventCounts, ObservedEdge, SliHistory, SloEvents, WindowSli
 
 DemoEdge = tuple[str, str, str, str, str]
 
@@ -95,6 +104,33 @@ _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MASK64 = (1 << 64) - 1
 
 
+@functools.cache
+def hard_sync_dependencies() -> dict[str, tuple[str, ...]]:
+    """client -> the servers it depends on hard and synchronously, in the
+    demo topology (the edges along which failures propagate)."""
+    dependencies: dict[str, tuple[str, ...]] = {}
+    for source, target, mode, criticality, _protocol in demo_topology_edges():
+        if mode == "sync" and criticality == "hard":
+            dependencies[source] = (*dependencies.get(source, ()), target)
+    return dependencies
+
+
+def edge_call_share(client: str, server: str) -> float:
+    """The share of `client`'s requests that call `server` (0.3-0.9; all of
+    them for a greedy_dependency service's external dependency)."""
+    if GREEDY_DEPENDENCY_OF.get(client) == server:
+        return 1.0
+    return 0.3 + 0.6 * float(_uniforms(_seed(f"{client}->{server}"), np.arange(1), stream=21)[0])
+
+
+def edge_failure_factor(client: str, server: str) -> float:
+    """How much of `server`'s failure rate `client`'s calls meet (0.4-1.0:
+    callers use different endpoints; 1 for a greedy_dependency service)."""
+    if GREEDY_DEPENDENCY_OF.get(client) == server:
+        return 1.0
+    return 0.4 + 0.6 * float(_uniforms(_seed(f"{client}->{server}"), np.arange(1), stream=23)[0])
+
+
 def scenario_of(service_id: str) -> str:
     """The demo scenario of a service (steady for ids outside the demo)."""
     return DEMO_SCENARIOS.get(service_id, STEADY)
@@ -140,7 +176,7 @@ def _profile(service_id: str) -> _Profile:
     if scenario == FLAKY_EXTERNAL:
         return _Profile(traffic, 2.5e-3, 0.25, 0.0, p50 * 3)
     if scenario == GREEDY_DEPENDENCY:
-        return _Profile(traffic, 2e-4, 0.25, 0.0, p50)
+        return _Profile(traffic, 1e-4, 0.25, 0.0, p50)
     return _Profile(traffic, 10 ** (-4.3 + 0.8 * u[2]), 0.3, 0.01, p50)
 
 
@@ -168,17 +204,28 @@ class DemoSource:
         return date.min
 
     def _error_rates(self, service_id: str, ordinals: np.ndarray) -> np.ndarray:
+        """Daily error rates: the service's own, plus its hard sync
+        dependencies' as its calls to them meet them (a failed call fails
+        the request that needed it)."""
         profile = _profile(service_id)
         seed = _seed(service_id)
         sigma = profile.error_sigma
         rate = profile.error_rate * np.exp(sigma * _normals(seed, ordinals, 1) - sigma * sigma / 2.0)
         incidents = _uniforms(seed, ordinals, 3) < profile.incident_chance
         rate = rate + incidents * profile.error_rate * 6.0 * _uniforms(seed, ordinals, 4)
-        dependency = GREEDY_DEPENDENCY_OF.get(service_id)
-        if dependency:
-            # Every failed call to the dependency fails the request.
-            rate = rate + self._error_rates(dependency, ordinals)
+        for dependency in hard_sync_dependencies().get(service_id, ()):
+            rate = rate + edge_call_share(service_id, dependency) * self._edge_failure_rates(
+                service_id, dependency, ordinals)
         return np.minimum(rate, 1.0)
+
+    def _edge_failure_rates(self, client: str, server: str, ordinals: np.ndarray) -> np.ndarray:
+        """Daily failure rate of `client`'s calls to `server`."""
+        if scenario_of(server) == UNINSTRUMENTED:
+            # No telemetry of its own, but it still fails now and then.
+            rates = _profile(server).error_rate * np.exp(0.3 * _normals(_seed(server), ordinals, 1))
+        else:
+            rates = self._error_rates(server, ordinals)
+        return np.minimum(rates * edge_failure_factor(client, server), 1.0)
 
     def daily_history(self, service_id: str, *, start: date, end: date, metadata: dict | None = None) -> SliHistory:
         """Daily good/total and latency percentiles for the days in [start, end]
@@ -193,7 +240,7 @@ class DemoSource:
         ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
         seed = _seed(service_id)
         profile = _profile(service_id)
-        total = np.round(profile.traffic * np.exp(0.15 * _normals(seed, ordinals, 5)))
+        total = self._daily_totals(service_id, ordinals)
         good = total - np.round(total * self._error_rates(service_id, ordinals))
         if scenario_of(service_id) == NOISY:
             # A counter reset every 23rd day reports more good than total
@@ -234,7 +281,8 @@ class DemoSource:
     def service_graph_edges(self, *, lookback: str) -> list[ObservedEdge]:
         """The demo topology's edges with request counts for the lookback
         (`15m`, `1h`, `2d`, ...); messaging and database edges typed as the
-        OTel service graph types them."""
+        OTel service graph types them. Hard sync edges carry their failed
+        calls at the last day's failure rate (the edge health of `edge_traffic`)."""
         match = re.fullmatch(r"(\d+)([smhd])", lookback)
         if not match:
             raise ValueError(f"bad lookback {lookback!r}; expected e.g. 15m, 1h, 7d")
@@ -248,9 +296,42 @@ class DemoSource:
             else:
                 connection_type = ""
             calls = _profile(source).traffic * seconds / 86400.0 * 0.3
+            failed = 0.0
+            if target in hard_sync_dependencies().get(source, ()):
+                last_day = np.array([self.today.toordinal()], dtype=np.int64)
+                failed = calls * float(self._edge_failure_rates(source, target, last_day)[0])
             edges.append(ObservedEdge(client=source, server=target, connection_type=connection_type,
-                                      request_count=round(calls, 3)))
+                                      request_count=round(calls, 3), failed_count=round(failed, 3),
+                                      window_seconds=float(seconds)))
         return edges
+
+    def edge_traffic(self, *, start: date, end: date) -> list[EdgeTraffic]:
+        """Calls and failed calls of each hard sync edge of the demo topology
+        over the days [start, end] (none after the last day with data):
+        the client's daily traffic times the edge's call share, failing at
+        the edge's daily failure rate."""
+        last = min(end, self.today)
+        if last < start:
+            return []
+        ordinals = np.arange(start.toordinal(), last.toordinal() + 1, dtype=np.int64)
+        edges = []
+        for client, servers in sorted(hard_sync_dependencies().items()):
+            first = self._first_day(client)
+            if first is None:
+                continue
+            days = ordinals[ordinals >= first.toordinal()]
+            if days.size == 0:
+                continue
+            calls = self._daily_totals(client, days)
+            for server in servers:
+                requests = np.round(calls * edge_call_share(client, server))
+                failed = np.round(requests * self._edge_failure_rates(client, server, days))
+                edges.append(EdgeTraffic(client=client, server=server, requests=float(requests.sum()),
+                                         failed=float(failed.sum())))
+        return edges
+
+    def _daily_totals(self, service_id: str, ordinals: np.ndarray) -> np.ndarray:
+        return np.round(_profile(service_id).traffic * np.exp(0.15 * _normals(_seed(service_id), ordinals, 5)))
 
     def _hourly_events(self, service_id: str, first_hour: int, last_hour: int,
                        threshold_ms: float | None) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,7 @@ from django.conf import settings
 
 from telemetry.sources.base import (
     DailySli,
+    EdgeTraffic,
     EventCounts,
     ObservedEdge,
     SliHistory,
@@ -514,6 +515,34 @@ class PrometheusSource:
             )
         return sorted(edges, key=lambda edge: (edge.client, edge.server, edge.connection_type))
 
+    # --- edge traffic (the dependency ceiling) ------------------------------
+
+    def edge_traffic(self, *, start: date, end: date) -> list[EdgeTraffic]:
+        """Requests and failed requests of every client->server pair of the
+        service graph over the days [start, end]: `increase(...)` over the
+        span, evaluated at the midnight that ends it (or now, if that is
+        still to come). Summing by (client, server) drops the Collector's
+        `failed` label and the connection type, so each pair is one edge."""
+        if end < start:
+            raise ValueError("end must not be before start")
+        at = min(_midnight(end + DAY), datetime.now(UTC))
+        window = f"{(end - start).days + 1}d"
+        requests_by_pair = self._pair_totals(EDGE_TRAFFIC_PROMQL["requests"], window=window, at=at)
+        failed_by_pair = self._pair_totals(EDGE_TRAFFIC_PROMQL["failed"], window=window, at=at)
+        return [EdgeTraffic(client=client, server=server, requests=requests,
+                            failed=min(failed_by_pair.get((client, server), 0.0), requests))
+                for (client, server), requests in sorted(requests_by_pair.items()) if requests > 0]
+
+    def _pair_totals(self, template: str, *, window: str, at: datetime) -> dict[tuple[str, str], float]:
+        totals: dict[tuple[str, str], float] = {}
+        for item in self.query(Template(template).safe_substitute(window=window), time=at):
+            labels = item.get("metric", {})
+            value = _number(item.get("value", [0, "nan"])[1])
+            if labels.get("client") and labels.get("server") and value is not None:
+                pair = (labels["client"], labels["server"])
+                totals[pair] = totals.get(pair, 0.0) + value
+        return totals
+
     # --- SLO scoring ---------------------------------------------------------
 
     def _event_expressions(self, service_id: str, threshold_ms: float | None,
@@ -606,3 +635,11 @@ def duration_seconds(duration: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != duration:
         raise ValueError(f"not a duration: {duration!r}")
     return sum(float(n) * units[u] for n, u in parts)
+
+
+# Service-graph counters per client->server pair (OTel Collector and Tempo
+# name them alike; the Collector's `failed` label is summed away).
+EDGE_TRAFFIC_PROMQL: dict[str, str] = {
+    "requests": "sum by (client, server) (increase(traces_service_graph_request_total[$window]))",
+    "failed": "sum by (client, server) (increase(traces_service_graph_request_failed_total[$window]))",
+}

@@ -63,8 +63,10 @@ def test_scenarios():
     assert len(unknown.days) == 30 and all(0 <= d.good <= d.total for d in unknown.days)
     assert all(99 in d.latency_ms for d in unknown.days)
     availability = {sid: sum(d.good for d in _month(source, sid).days) / sum(d.total for d in _month(source, sid).days)
-                    for sid in ("checkout", "quote", "shipping")}
-    assert availability["checkout"] > 0.999
+                    for sid in ("currency", "checkout", "quote", "shipping")}
+    assert availability["currency"] > 0.999
+    # checkout passes on a share of its hard dependencies' failures (shipping's, quote's...).
+    assert 0.998 < availability["checkout"] < availability["currency"]
     assert availability["quote"] < 0.999
     # shipping fails whenever quote does: most of its failures are quote's.
     assert (1 - availability["quote"]) > 0.5 * (1 - availability["shipping"])
@@ -124,3 +126,46 @@ def test_slo_events_of_an_ongoing_incident_and_of_no_data():
     loose = _slo_events("checkout", at, threshold_ms=2500).windows["1d"]
     tight = _slo_events("checkout", at, threshold_ms=25).windows["1d"]
     assert loose.good / loose.total > tight.good / tight.total
+
+
+def test_edge_traffic_is_the_calls_behind_the_callers_failures():
+    from telemetry.sources.demo import edge_call_share, hard_sync_dependencies
+
+    source = DemoSource(last_day=TODAY)
+    start = TODAY - timedelta(days=29)
+    edges = {(e.client, e.server): e for e in source.edge_traffic(start=start, end=TODAY)}
+    # Every hard sync pair of the topology (each client has data in the span).
+    assert set(edges) == {(c, s) for c, servers in hard_sync_dependencies().items() for s in servers}
+    assert ("checkout", "kafka") not in edges and ("frontend", "ad") not in edges  # async, soft
+    checkout_total = sum(d.total for d in _month(source, "checkout").days)
+    payment = edges[("checkout", "payment")]
+    assert payment.requests == pytest.approx(checkout_total * edge_call_share("checkout", "payment"), rel=1e-3)
+    # Failures propagate: the failed calls to hard dependencies are part of
+    # the caller's own failures.
+    checkout_failed = sum(d.total - d.good for d in _month(source, "checkout").days)
+    dependency_failed = sum(e.failed for (client, _), e in edges.items() if client == "checkout")
+    assert 0 < dependency_failed < checkout_failed
+    # shipping passes on every failure of quote: the edge fails as quote does.
+    quote_days = _month(source, "quote").days
+    quote = sum(d.total - d.good for d in quote_days) / sum(d.total for d in quote_days)
+    assert 1 - edges[("shipping", "quote")].availability == pytest.approx(quote, rel=0.05)
+    # Nothing after the last day with data; the same numbers from any process.
+    assert source.edge_traffic(start=TODAY + timedelta(days=1), end=TODAY + timedelta(days=5)) == []
+    assert DemoSource(last_day=TODAY).edge_traffic(start=start, end=TODAY) == list(edges.values())
+
+
+def test_history_reaches_back_120_days_for_the_backtest():
+    source = DemoSource(last_day=TODAY)
+    history = source.daily_history("checkout", start=TODAY - timedelta(days=179), end=TODAY)
+    assert len(history.days) == 180
+
+
+def test_discovered_hard_sync_edges_carry_the_failures_of_their_calls():
+    source = DemoSource(last_day=TODAY)
+    edges = {(e.client, e.server): e for e in source.service_graph_edges(lookback="1h")}
+    day = {(e.client, e.server): e for e in source.edge_traffic(start=TODAY, end=TODAY)}
+    shipping_quote = edges[("shipping", "quote")]
+    assert shipping_quote.window_seconds == 3600
+    assert shipping_quote.failed_count / shipping_quote.request_count == pytest.approx(
+        1 - day[("shipping", "quote")].availability, rel=0.01)
+    assert edges[("frontend", "ad")].failed_count == 0  # soft: no failure model

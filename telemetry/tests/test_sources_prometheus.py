@@ -199,3 +199,37 @@ def test_naming_is_detected_once_and_trusted_while_prometheus_is_away(prometheus
         assert explicit.templates()["total"].startswith("sum(increase(traces_span_metrics_calls_total")
     finally:
         naming_cache_clear()
+
+
+@pytest.fixture(scope="module")
+def edge_prometheus(prometheus_factory, openmetrics):
+    """Ten days of service-graph counters ending at the last midnight, in
+    the Collector's shape (request series split by a `failed` label), one
+    pair that never failed."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    edges = [
+        openmetrics.GraphEdge("checkout", "payment", "", 3600, failure_ratio=0.002),
+        openmetrics.GraphEdge("frontend", "payment", "", 7200, failure_ratio=0.0065),
+        openmetrics.GraphEdge("frontend", "checkout", "", 1800),
+    ]
+    text = openmetrics.openmetrics_document(openmetrics.service_graph_openmetrics(
+        edges, start=midnight - timedelta(days=10), end=midnight, step_seconds=900, failed_label=True))
+    return prometheus_factory(text), midnight
+
+
+def test_edge_traffic_sums_the_failed_label_away(edge_prometheus):
+    server, midnight = edge_prometheus
+    source = PrometheusSource(base_url=server.url, timeout=5, retries=0)
+    last_day = (midnight - timedelta(days=1)).date()
+    edges = {(e.client, e.server): e for e in source.edge_traffic(start=last_day - timedelta(days=9), end=last_day)}
+    assert set(edges) == {("checkout", "payment"), ("frontend", "payment"), ("frontend", "checkout")}
+    # One edge per pair however many `failed` series it has.
+    assert edges[("checkout", "payment")].requests == pytest.approx(3600 * 240, rel=1e-6)
+    assert edges[("checkout", "payment")].availability == pytest.approx(0.998, abs=1e-9)
+    assert edges[("frontend", "payment")].availability == pytest.approx(0.9935, abs=1e-9)
+    assert edges[("frontend", "checkout")].failed == 0 and edges[("frontend", "checkout")].availability == 1.0
+    # A span of days before the counters existed has no edges.
+    assert source.edge_traffic(start=last_day - timedelta(days=40), end=last_day - timedelta(days=31)) == []
+    with pytest.raises(ValueError):
+        source.edge_traffic(start=last_day, end=last_day - timedelta(days=1))
+

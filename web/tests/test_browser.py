@@ -242,3 +242,26 @@ def test_failing_edges_stand_out_on_the_map(staff_page, demo):
     assert page.evaluate("window.sloMap.getElementById('checkout->payment').style('line-color')") != "rgb(220,38,38)"
     assert page.locator(".legend").inner_text().count("fail") >= 2
     assert page.console_errors == []
+
+
+def test_calibration_page_draws_the_demos_reliability_diagram(staff_page, demo, screenshot):
+    from recommendations.selectors import backtest_latest
+
+    run = backtest_latest()  # seed_demo ran the backtest, as the daily batch does
+    assert run is not None and run.services >= 20
+    page = staff_page
+    page.goto("/calibration/")
+    rows = page.locator(".calibration-table tbody tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in rows] == ["Conservative", "Balanced", "Aggressive"]
+    chart = page.locator("#reliability-diagram svg")
+    assert chart.locator("line.diagonal").count() == 1
+    for name in ("conservative", "balanced", "aggressive"):
+        assert chart.locator(f"circle.bin-{name}").count() == len(run.tiers[name]["reliability"])
+    screenshot(page, "calibration-page", full_page=True)
+
+    # The service page says, in words, whether the dependency ceiling binds.
+    page.goto("/services/shipping/")
+    assert "The dependency ceiling binds" in page.locator(".binding").first.inner_text()
+    page.goto("/services/checkout/")
+    assert "does not bind" in page.locator(".binding").first.inner_text()
+    assert "(its calls)" in page.locator(".budget-table").first.inner_text()

@@ -71,7 +71,8 @@ def availability_recommendation(service, **quality) -> SloRecommendation:
     )
 
 
-@pytest.mark.parametrize("path", ["/", "/services/checkout/", "/services/checkout/sli-history.json"])
+@pytest.mark.parametrize("path", ["/", "/services/checkout/", "/services/checkout/sli-history.json",
+                                  "/calibration/"])
 def test_pages_send_anonymous_users_to_the_admin_login(client, path):
     ServiceFactory(service_id="checkout")
     response = client.get(path)
@@ -236,3 +237,37 @@ def test_sli_history_reports_an_unreachable_telemetry_source(staff_client, setti
     assert response.status_code == 503
     assert response.json()["error"].startswith("Telemetry is unavailable")
     assert response.json()["days"] == []
+
+
+def test_calibration_page_before_and_after_a_backtest(staff_client):
+    from recommendations.models import RecommendationBacktest
+
+    assert "No backtest has run yet" in staff_client.get("/calibration/").content.decode()
+    reliability = [{"stated_lo": 0.02, "stated_hi": 0.05, "pairs": 40, "mean_stated_probability": 0.031,
+                    "realised_breach_rate": 0.025}]
+    RecommendationBacktest.objects.create(
+        computed_at=timezone.now(), window_days=28, step_days=7, lookback_days=30, history_days=182, services=12,
+        tiers={name: {"pairs": 40, "mean_stated_probability": stated, "realised_breach_rate": realised,
+                      "reliability": reliability}
+               for name, stated, realised in (("conservative", 0.006, 0.0), ("balanced", 0.031, 0.025),
+                                              ("aggressive", 0.12, 0.15))})
+    html = staff_client.get("/calibration/").content.decode()
+    rows = re.findall(r'<tr class="tier-row-(\w+)"><td>\w+</td><td>(\d+)</td><td>([^<]+)</td>\s*<td>([^<]+)</td>', html)
+    assert rows == [("conservative", "40", "0.6%", "0%"), ("balanced", "40", "3.1%", "2.5%"),
+                    ("aggressive", "40", "12%", "15%")]
+    assert 'id="reliability-diagram"' in html and "pages/calibration.js" in html
+
+
+def test_service_page_says_whether_the_ceiling_binds(staff_client):
+    checkout = ServiceFactory(service_id="checkout")
+    row = availability_recommendation(checkout)
+    impact = row.explanation["dependency_impact"]
+    row.explanation = {**row.explanation, "dependency_impact": {
+        **impact, "binding": False, "absorbed_failure_share": 0.62,
+        "dependencies": [{**d, "availability_basis": "edge"} for d in impact["dependencies"]]}}
+    row.save()
+    html = staff_client.get("/services/checkout/").content.decode()
+    assert "does not bind" in html and "62% of them" in html and "(its calls)" in html
+    row.explanation["dependency_impact"].update(binding=True, absorbed_failure_share=None)
+    row.save()
+    assert "The dependency ceiling binds" in staff_client.get("/services/checkout/").content.decode()

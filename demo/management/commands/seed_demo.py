@@ -33,7 +33,13 @@ from graph.models import Service
 from graph.services.cycles import cycle_alerts_sync
 from graph.services.ingest import graph_ingest
 from recommendations.models import RecommendationStatus, SloRecommendation
-from recommendations.services import BatchContext, InsufficientData, recommendations_generate
+from recommendations.services import (
+    BatchContext,
+    InsufficientData,
+    backtest_run,
+    fleet_prior_refit,
+    recommendations_generate,
+)
 from slo_engine.models import ApiKey, ApiKeyScope
 from slos.models import ServiceLevelObjective, SloState
 from slos.services import DecisionError, slo_decide, slo_status_refresh
@@ -144,8 +150,11 @@ class Command(BaseCommand):
         )
 
     def generate_recommendations(self, source: TelemetrySource) -> None:
-        """Recommendations for every active service; a service with too little
-        data is reported, not fatal (its page says why)."""
+        """As the daily batch: refit the fleet prior, then recommendations for
+        every active service (a service with too little data is reported, not
+        fatal: its page says why), then the backtest /calibration/ draws."""
+        prior = fleet_prior_refit(source=source)
+        self.say(f"fleet prior fitted on {prior.services_used} services")
         context = BatchContext()
         generated, skipped = 0, []
         for service in Service.objects.active().order_by("service_id"):
@@ -157,6 +166,9 @@ class Command(BaseCommand):
         self.say(f"recommendations generated for {generated} services")
         for line in skipped:
             self.say(f"  no recommendation: {line}")
+        backtest = backtest_run(source=source)
+        self.say(f"backtest: {backtest.tiers['balanced']['pairs']} (service, window) pairs over "
+                 f"{backtest.services} services")
 
     def commit_slos(self, source: TelemetrySource) -> None:
         """Accept the balanced availability tier of DEMO_SLO_SERVICES (a

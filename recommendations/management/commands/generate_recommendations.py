@@ -3,12 +3,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from graph.models import Service
-from recommendations.services import BatchContext, InsufficientData, recommendations_generate
+from recommendations.services import BatchContext, InsufficientData, fleet_prior_refit, recommendations_generate
 from telemetry.sources import TelemetryError, get_telemetry_source
 
 
 class Command(BaseCommand):
-    help = "Generate SLO recommendations for every active service (or --service ID) with progress output."
+    help = ("Generate SLO recommendations for every active service (refitting the fleet prior first, as the "
+            "daily batch does) or for --service ID, with progress output.")
 
     def add_arguments(self, parser):
         parser.add_argument("--service", default="", help="service_id of one service")
@@ -22,6 +23,11 @@ class Command(BaseCommand):
         total = services.count()
         context = BatchContext()
         source = get_telemetry_source()
+        if not service:
+            # As the daily batch: refit the fleet prior first, every service then uses it.
+            prior = fleet_prior_refit(source=source)
+            self.stdout.write(f"fleet prior fitted on {prior.services_used} services"
+                              + (" (fewer than 20: the default prior)" if prior.is_default else ""))
         counts = {"generated": 0, "insufficient_data": 0, "failed": 0}
         for index, item in enumerate(services.iterator(), start=1):
             try:
