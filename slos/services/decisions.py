@@ -72,8 +72,9 @@ def _recommendation(service: Service, recommendation_id: int) -> SloRecommendati
     recommendation = (SloRecommendation.objects.select_related("service")
                       .filter(pk=recommendation_id, service=service).first())
     if recommendation is None:
-        raise DecisionError(f"Service {service.service_id} has no recommendation {recommendation_id}.",
-                            field="recommendation_id")
+        # Unknown, or another service's: either way not this service's active one (section 13: 409).
+        raise StaleRecommendation(f"Recommendation {recommendation_id} is not one of {service.service_id}'s; "
+                                  "fetch its current recommendations and decide again.", field="recommendation_id")
     if recommendation.status != RecommendationStatus.ACTIVE:
         raise StaleRecommendation(
             f"Recommendation {recommendation_id} is {recommendation.status}, not the active one of "

@@ -91,7 +91,7 @@ def test_second_accept_retires_the_first_and_raises_the_version(write_client):
 @pytest.mark.parametrize("body,status,field", [
     ({"tier": "premium"}, 422, "tier"),
     ({"action": "approve"}, 422, "action"),
-    ({"recommendation_id": 999999}, 422, "recommendation_id"),
+    ({"recommendation_id": 999999}, 409, "recommendation_id"),
     ({"recommendation_id": "x"}, 422, "recommendation_id"),
     ({"action": "modify", "target": 0.4}, 422, "target"),
     ({"action": "modify", "target": 0.999999}, 422, "target"),
@@ -123,7 +123,7 @@ def test_stale_recommendation_is_a_conflict(write_client):
     # Another service's recommendation is not this service's either.
     foreign = write_client.post(SLOS.format("payment"), {"action": "accept", "recommendation_id": other.pk},
                                 format="json")
-    assert foreign.status_code == 422
+    assert foreign.status_code == 409 and foreign.json()["errors"][0]["field"] == "recommendation_id"
     assert _state() == before
 
 

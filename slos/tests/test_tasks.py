@@ -18,7 +18,7 @@ from slos.tests.factories import SloFactory
 def test_refresh_task_scores_every_active_slo_on_a_worker(live_celery_worker, settings):
     settings.TELEMETRY_SOURCE = "demo"
     healthy = SloFactory(service__service_id="checkout", target=0.99)
-    burning = SloFactory(service__service_id="frontend", target=0.999)  # in an ongoing demo incident
+    burning = SloFactory(service__service_id="frontend", target=0.995)  # in an ongoing demo incident
     SloFactory(service__service_id="cart", state="retired", retired_at=healthy.created_at)
 
     result = refresh_slo_status.delay(chunk_size=1)

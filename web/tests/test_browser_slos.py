@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from slos.models import ServiceLevelObjective, SloChange
+from slos.models import ServiceLevelObjective, SloChange, SloStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -91,9 +91,12 @@ def test_map_rings_each_node_by_slo_health(staff_page, demo, screenshot):
     page.goto("/")
     page.wait_for_function("window.sloRingState && window.sloRingState.loaded")
     health = page.evaluate("window.sloRingState.health")
-    assert health["frontend"] == "critical" and health["checkout"] == "healthy"
-    assert page.evaluate("window.sloMap.getElementById('frontend').style('outline-color')") == "rgb(209,57,75)"
-    assert page.evaluate("window.sloMap.getElementById('checkout').style('outline-color')") == "rgb(31,138,91)"
+    assert health == dict(SloStatus.objects.values_list("slo__service__service_id", "health"))
+    assert health["frontend"] == "critical"
+    colours = {"healthy": "rgb(31,138,91)", "warning": "rgb(208,138,0)", "critical": "rgb(209,57,75)",
+               "exhausted": "rgb(122,16,32)", "unknown": "rgb(138,154,171)"}
+    for service_id, band in health.items():
+        assert page.evaluate(f"window.sloMap.getElementById('{service_id}').style('outline-color')") == colours[band]
     # A service without an SLO of record has no ring.
     assert page.evaluate("window.sloMap.getElementById('email').style('outline-width')") in ("0px", "0")
     assert page.locator("#slo-legend").is_visible()
