@@ -3,4 +3,5 @@ module exposing `run(*, progress) -> dict`)."""
 
 PARTS: dict[str, str] = {
     "slo_status": "slos.benchmarks.status",
+    "whatif": "slos.benchmarks.whatif",
 }
