@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from slo_engine.tracing import span, span_attributes, traced
 from slos.domain.budget import SCORING_WINDOWS, Events, score
 from slos.models import ServiceLevelObjective, SloHealth, SloState, SloStatus
 from telemetry.sources import TelemetryError, TelemetrySource, get_telemetry_source
@@ -59,13 +60,15 @@ def _finite(value: float | None) -> float | None:
 
 def slo_status_compute(*, slo: ServiceLevelObjective, source: TelemetrySource, now: datetime) -> SloStatus:
     """Score one SLO now (unsaved SloStatus). Raises TelemetryError."""
-    events = source.slo_events(
-        slo.service.service_id, window_days=slo.window_days, windows=SCORING_WINDOWS,
-        step=window_step(slo.window_days), at=now, threshold_ms=slo.threshold_ms, metadata=slo.service.metadata,
-    )
-    points = [(at, Events(counts.good, counts.total)) for at, counts in events.series]
-    recent = {w: (Events(c.good, c.total) if c is not None else None) for w, c in events.windows.items()}
-    result = score(window_points=points, recent=recent, target=slo.target, window_days=slo.window_days, now=now)
+    with span("slo.score", {"service.id": slo.service.service_id, "slo.sli_type": slo.sli_type}):
+        events = source.slo_events(
+            slo.service.service_id, window_days=slo.window_days, windows=SCORING_WINDOWS,
+            step=window_step(slo.window_days), at=now, threshold_ms=slo.threshold_ms, metadata=slo.service.metadata,
+        )
+        points = [(at, Events(counts.good, counts.total)) for at, counts in events.series]
+        recent = {w: (Events(c.good, c.total) if c is not None else None) for w, c in events.windows.items()}
+        result = score(window_points=points, recent=recent, target=slo.target, window_days=slo.window_days, now=now)
+        span_attributes({"slo.health": result.health, "slo.firing": result.firing or "none"})
     return SloStatus(
         slo=slo, computed_at=now, window_start=now - timedelta(days=slo.window_days),
         window_availability=result.window_availability, total_events=result.total_events,
@@ -99,6 +102,7 @@ def _mark_stale(slos: list[ServiceLevelObjective], error: str, now: datetime) ->
         )
 
 
+@traced("slo.status.refresh")
 def slo_status_refresh(*, slos: Iterable[ServiceLevelObjective] | None = None, source: TelemetrySource | None = None,
                        now: datetime | None = None,
                        progress: Callable[[int, int], None] | None = None) -> RefreshResult:
@@ -137,6 +141,7 @@ def slo_status_refresh(*, slos: Iterable[ServiceLevelObjective] | None = None, s
     for error, group in failed.items():
         _mark_stale(group, error, now)
     result.seconds = time.monotonic() - started
+    span_attributes({"slo.scored": result.scored, "slo.stale": result.stale})
     logger.info("SLO status refreshed: %s", result.as_dict(), extra={"counts": result.as_dict()})
     return result
 
