@@ -9,5 +9,6 @@ pytest_plugins = [
     "testing.prometheus",
     "testing.browser",
     "testing.services",
+    "testing.tracing",
     "testing.otlp",
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_pair
+from graph.domain.merge import SOURCE_PRIORITY, EdgeRecord, EffectiveEdge, merge_pair
 from graph.models import ServiceDependency
 
 DIRECTIONS = ("downstream", "upstream", "both")
@@ -374,3 +374,44 @@ def graph_tables_analyze() -> None:
     statement = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
         cursor.execute(f"{statement} graph_service, graph_servicedependency")
+
+
+# The record that gives a pair its attributes is its highest-priority live
+# one (graph.domain.merge.SOURCE_PRIORITY); a pair is hard sync when that
+# record is. Ranks are spliced from the constant priority list.
+_SOURCE_RANK = "CASE {alias}.discovery_source " + " ".join(
+    f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(SOURCE_PRIORITY)
+) + f" ELSE {len(SOURCE_PRIORITY)} END"
+
+# A live hard sync record `d` that no live record of the same pair outranks,
+# between active services. The outranking test uses the unique index
+# (source, target, discovery_source); retired services are few, so the set of
+# them is hashed once per query.
+_HARD_SYNC_TOP = f"""
+          d.is_stale = FALSE AND d.communication_mode = 'sync' AND d.criticality = 'hard'
+          AND NOT EXISTS (
+              SELECT 1 FROM graph_servicedependency h
+              WHERE h.source_id = d.source_id AND h.target_id = d.target_id AND h.is_stale = FALSE
+                AND {_SOURCE_RANK.format(alias="h")} < {_SOURCE_RANK.format(alias="d")})
+          AND d.target_id NOT IN (SELECT r.id FROM graph_service r WHERE r.retired_at IS NOT NULL)"""
+
+# Every effective hard sync edge between active services: one scan of the
+# live records (dependency_fwd_live_idx).
+_HARD_SYNC_ALL = f"""
+    SELECT src.service_id, tgt.service_id
+    FROM graph_servicedependency d
+    JOIN graph_service src ON src.id = d.source_id AND src.retired_at IS NULL
+    JOIN graph_service tgt ON tgt.id = d.target_id
+    WHERE {_HARD_SYNC_TOP}"""
+
+def hard_sync_edges_sql() -> str:
+    """The SQL of `hard_sync_edges` (no parameters)."""
+    return _HARD_SYNC_ALL
+
+
+def hard_sync_edges() -> list[tuple[str, str]]:
+    """Every effective hard sync edge (caller, dependency) between active
+    services, as service_ids, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(hard_sync_edges_sql())
+        return cursor.fetchall()

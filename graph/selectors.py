@@ -10,9 +10,11 @@ from django.db import transaction
 from django.db.models import Q
 
 from graph.domain.merge import EdgeRecord, EffectiveEdge, merge_records
+from graph.domain.whatif import HardSyncGraph
 from graph.models import AlertStatus, CircularDependencyAlert, GraphVersion, Service, ServiceDependency
-from graph.queries import subgraph
+from graph.queries import hard_sync_edges, subgraph
 from slo_engine.cache_atomic import cache_set_if_greater
+from slo_engine.cache_local import cache_get_or_build
 from slo_engine.metrics import TRAVERSAL_SECONDS, depth_bucket
 from slo_engine.tracing import span_attributes, traced
 
@@ -200,3 +202,17 @@ def service_direct_edges(*, service: Service) -> tuple[list[EffectiveEdge], list
     dependencies = sorted((e for e in edges if e.source == service.service_id), key=lambda e: e.target)
     dependents = sorted((e for e in edges if e.target == service.service_id), key=lambda e: e.source)
     return dependencies, dependents
+
+
+def hard_sync_graph() -> HardSyncGraph:
+    """The effective hard sync graph the what-if analyses walk (DESIGN.md
+    section 14), its cycles condensed: built from one query and cached for
+    the current graph version (every graph write bumps it), decoded once per
+    process (`slo_engine.cache_local`), so an analysis neither re-reads
+    25,000 edges nor unpickles them each time."""
+    return cache_get_or_build(hard_sync_graph_key(), lambda: HardSyncGraph(hard_sync_edges()), GRAPH_CACHE_SECONDS)
+
+
+def hard_sync_graph_key() -> str:
+    """The cache key of the hard sync graph of the current graph version."""
+    return f"graph:hard-sync:v{graph_version_current()}"

@@ -19,6 +19,7 @@ from recommendations.services import (
     recommendations_generate_many,
     recommendations_prune,
 )
+from recommendations.signals import batch_chunk_generated
 from telemetry.sources import get_telemetry_source
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,13 @@ def generate_recommendations_chunk(service_ids: list[str]) -> dict:
                                             context=BatchContext())
     counts = outcome.as_dict()
     logger.info("recommendation chunk: %d services, %s", len(service_ids), counts, extra={"counts": counts})
+    # Receivers (SLO review and auto-approval) must not fail the chunk.
+    for receiver, response in batch_chunk_generated.send_robust(sender=generate_recommendations_chunk,
+                                                                service_ids=service_ids):
+        if isinstance(response, Exception):
+            logger.error("after-batch receiver %s failed: %r", receiver, response)
+        elif isinstance(response, dict):
+            counts.update(response)
     return counts
 
 

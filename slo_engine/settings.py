@@ -5,6 +5,7 @@ machine: SQLite instead of PostgreSQL, eager Celery and a local-memory cache
 instead of Redis. Bad values fail loudly with ImproperlyConfigured.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -108,6 +109,7 @@ INSTALLED_APPS = [
     "graph",
     "telemetry",
     "recommendations",
+    "slos",
     "web",
     "demo",
 ]
@@ -296,6 +298,8 @@ SPECTACULAR_SETTINGS = {
         "DependencyCriticalityEnum": "graph.models.DependencyCriticality",
         "DiscoverySourceEnum": "graph.models.DiscoverySource",
         "CommunicationModeEnum": "graph.models.CommunicationMode",
+        # Recommendations and SLOs of record share the availability|latency choice.
+        "SloSliTypeEnum": "recommendations.models.RecommendationSliType",
     },
 }
 
@@ -342,6 +346,41 @@ RECOMMENDATION_TTL_HOURS = envint("RECOMMENDATION_TTL_HOURS", 24, minimum=1)
 RECOMMENDATION_RETENTION_DAYS = envint("RECOMMENDATION_RETENTION_DAYS", 30, minimum=1)
 SLI_AGGREGATE_RETENTION_DAYS = envint("SLI_AGGREGATE_RETENTION_DAYS", 14, minimum=1)
 SLO_WINDOW_DAYS = envint("SLO_WINDOW_DAYS", 28, minimum=1)
+# SLOs of record (DESIGN.md section 13): how often every active SLO is scored.
+SLO_STATUS_INTERVAL_MINUTES = envint("SLO_STATUS_INTERVAL_MINUTES", 5, minimum=1)
+
+
+def env_auto_approve(name: str) -> dict | None:
+    """`SLO_AUTO_APPROVE`: off when unset, empty or false; else a JSON object
+    `{"criticality": [...], "tier": "balanced", "min_completeness": 0.9}`
+    (every key optional). Anything else fails loudly."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw.lower() in {"", "0", "false", "no", "off"}:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a JSON object or 'off', got {raw!r}") from exc
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, got {raw!r}")
+    unknown = set(value) - {"criticality", "tier", "min_completeness"}
+    if unknown:
+        raise ImproperlyConfigured(f"{name} has unknown keys {sorted(unknown)}; "
+                                   "allowed: criticality, tier, min_completeness")
+    criticality = value.get("criticality", ["critical", "high", "medium", "low"])
+    if (not isinstance(criticality, list) or not criticality
+            or any(c not in {"critical", "high", "medium", "low"} for c in criticality)):
+        raise ImproperlyConfigured(f"{name}.criticality must be a non-empty list of critical, high, medium, low")
+    tier = value.get("tier", "balanced")
+    if tier not in {"conservative", "balanced", "aggressive"}:
+        raise ImproperlyConfigured(f"{name}.tier must be conservative, balanced or aggressive, got {tier!r}")
+    completeness = value.get("min_completeness", 0.0)
+    if isinstance(completeness, bool) or not isinstance(completeness, int | float) or not 0 <= completeness <= 1:
+        raise ImproperlyConfigured(f"{name}.min_completeness must be a number in [0, 1], got {completeness!r}")
+    return {"criticality": criticality, "tier": tier, "min_completeness": float(completeness)}
+
+
+SLO_AUTO_APPROVE = env_auto_approve("SLO_AUTO_APPROVE")
 
 # --- Logging ---------------------------------------------------------------
 LOG_LEVEL = envchoice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})

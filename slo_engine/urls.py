@@ -11,6 +11,8 @@ api_v1 = [
     path("", include("web.api.urls")),
     path("", include("telemetry.api.urls")),
     path("", include("recommendations.api.urls")),
+    path("", include("slos.api.urls")),
+    path("", include("slos.api.whatif_urls")),
     path("", include("graph.api.alert_urls")),
     path("", include("graph.api.urls")),
 ]

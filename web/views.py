@@ -20,6 +20,7 @@ from graph.selectors import service_direct_edges
 from recommendations.models import SloRecommendation
 from recommendations.selectors import backtest_latest, recommendations_active
 from telemetry.sources import TelemetryError, get_telemetry_source
+from web.slo_pages import SLO_HEALTH_BANDS, service_slo_context
 
 # History shown when a service has no recommendation to take a lookback from.
 DEFAULT_HISTORY_DAYS = 30
@@ -154,6 +155,7 @@ def service_map(request: HttpRequest) -> HttpResponse:
             "focus": request.GET.get("focus", ""),
             "criticalities": ServiceCriticality.values,
             "depths": range(1, 11),
+            "slo_health_bands": SLO_HEALTH_BANDS,
         },
     )
 
@@ -180,6 +182,7 @@ def service_detail(request: HttpRequest, service_id: str) -> HttpResponse:
             "tier_names": TIER_NAMES,
             "export_formats": EXPORT_FORMATS,
             "admin_url": reverse("admin:graph_service_change", args=[service.pk]),
+            **service_slo_context(service=service, recommendations=recommendations),
             "page_data": {
                 "service_id": service.service_id,
                 "api_base": api_base,

@@ -107,3 +107,23 @@ def test_seed_demo_says_where_the_topology_should_be(keys_file, tmp_path, settin
     with pytest.raises(CommandError, match=r"Demo topology not found at .*nowhere/topology.json.*--topology"):
         seed(keys_file)
     assert Service.objects.count() == 0
+
+
+def test_seed_demo_commits_five_slos_in_two_health_bands_and_keeps_them(keys_file):
+    from slos.models import ServiceLevelObjective, SloChange, SloStatus
+
+    output = seed(keys_file)
+
+    active = ServiceLevelObjective.objects.filter(state="active")
+    assert sorted(active.values_list("service__service_id", flat=True)) == [
+        "cart", "checkout", "frontend", "payment", "product-catalog"]
+    assert set(active.values_list("origin", flat=True)) == {"balanced"}
+    health = dict(SloStatus.objects.values_list("slo__service__service_id", "health"))
+    assert health["frontend"] == "critical"
+    assert SloStatus.objects.get(slo__service__service_id="frontend").firing == "page"
+    assert len(set(health.values())) >= 2
+    assert "SLOs of record: accepted the balanced tier of cart, checkout, frontend, payment, product-catalog" in output
+    # A second run keeps the SLOs of record (no new versions, no new trail rows).
+    seed(keys_file)
+    assert sorted(active.values_list("version", flat=True)) == [1] * 5
+    assert SloChange.objects.count() == 5

@@ -169,3 +169,31 @@ def test_the_version_is_read_from_the_database_while_the_cache_is_down(private_r
             assert graph_version_bump() == 5
         assert graph_version_current() == 5
     assert any("not published to the cache" in r.getMessage() for r in caplog.records)
+
+
+def test_hard_sync_graph_condenses_cycles_and_keeps_only_hard_sync(db, django_assert_num_queries):
+    from graph.selectors import hard_sync_graph
+    from graph.services.ingest import graph_version_bump
+    from graph.tests.factories import ServiceDependencyFactory, ServiceFactory
+
+    def edge(a, b, **attributes):
+        ServiceDependencyFactory(source=ServiceFactory(service_id=a), target=ServiceFactory(service_id=b),
+                                 **attributes)
+
+    edge("x", "a")
+    edge("a", "b")
+    edge("b", "a")
+    edge("x", "c", criticality="soft")
+    edge("y", "x")
+    # Each read asks the graph version first (from the database inside a
+    # test's transaction), then, unless cached, one query for the edges.
+    with django_assert_num_queries(2):
+        whole = hard_sync_graph()
+    assert whole.component_of["a"] == whole.component_of["b"] != whole.component_of["x"]
+    assert "c" not in whole and "y" in whole
+    assert whole.edges() == [("a", "b"), ("b", "a"), ("x", "a"), ("y", "x")]
+    with django_assert_num_queries(1):  # the graph of this version, from the cache
+        assert hard_sync_graph().edges() == whole.edges()
+    edge("z", "y")
+    graph_version_bump()  # what every graph write does
+    assert ("z", "y") in hard_sync_graph().edges()

@@ -131,7 +131,7 @@ class SloRecommendationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SloRecommendation
-        fields = ["sli_type", "metric", "window_days", "status", "generated_at", "expires_at",
+        fields = ["id", "sli_type", "metric", "window_days", "status", "generated_at", "expires_at",
                   "lookback_window_start", "lookback_window_end", "tiers", "explanation", "data_quality"]
 
 

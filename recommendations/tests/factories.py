@@ -9,7 +9,9 @@ _NOW = datetime(2026, 1, 29, tzinfo=UTC)
 
 
 class SloRecommendationFactory(factory.django.DjangoModelFactory):
-    """An active availability recommendation; `latency=True` traits it as p99 latency."""
+    """An active availability recommendation; `latency=True` traits it as p99
+    latency. `observed` (the service's own availability) and `dependencies`
+    (the rows of `dependency_impact`) fill the explanation the what-if reads."""
 
     class Meta:
         model = SloRecommendation
@@ -28,8 +30,15 @@ class SloRecommendationFactory(factory.django.DjangoModelFactory):
     generated_at = _NOW
     expires_at = factory.LazyFunction(lambda: datetime.now(UTC) + timedelta(hours=24))
     status = "active"
+    explanation = factory.LazyAttribute(lambda o: {} if o.observed is None and o.dependencies is None else {
+        "summary": "", "observed_availability": o.observed, "feature_attributions": [],
+        "dependency_impact": {"composite_availability_bound": 1.0, "bottleneck_service": None,
+                              "dependencies": o.dependencies or []},
+    })
 
     class Params:
+        observed = None
+        dependencies = None
         latency = factory.Trait(
             sli_type="latency",
             metric="latency_p99",

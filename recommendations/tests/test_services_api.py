@@ -133,8 +133,10 @@ def test_api_returns_the_design_shape_and_reuses_active(demo_graph, read_client,
     body = response.json()
     assert body["service_id"] == "checkout"
     first = body["recommendations"][0]
-    assert set(first) == {"sli_type", "metric", "window_days", "status", "generated_at", "expires_at",
+    assert set(first) == {"id", "sli_type", "metric", "window_days", "status", "generated_at", "expires_at",
                           "lookback_window_start", "lookback_window_end", "tiers", "explanation", "data_quality"}
+    assert first["id"] == SloRecommendation.objects.get(
+        service__service_id="checkout", metric="availability", status="active").pk
     assert set(first["tiers"]["balanced"]) == {
         "target", "target_raw", "estimated_breach_probability", "historical_breach_rate", "historical_breaches",
         "historical_windows", "confidence_interval", "error_budget_minutes"}

@@ -17,6 +17,7 @@ def _snapshot():
 
 def test_creates_every_schedule(settings):
     settings.OTEL_GRAPH_INGEST_INTERVAL_MINUTES = 15
+    settings.SLO_STATUS_INTERVAL_MINUTES = 5
     call_command("setup_periodic_tasks", stdout=StringIO())
 
     tasks = {t.task: t for t in PeriodicTask.objects.select_related("interval", "crontab")}
@@ -27,6 +28,7 @@ def test_creates_every_schedule(settings):
         "graph.tasks.mark_stale_edges": (60, "minutes"),
         "telemetry.tasks.compute_sli_aggregates": (60, "minutes"),
         "recommendations.tasks.expire_recommendations": (60, "minutes"),
+        "slos.tasks.refresh_slo_status": (5, "minutes"),
     }
     daily = {name: (t.crontab.minute, t.crontab.hour, t.crontab.day_of_week) for name, t in tasks.items() if t.crontab}
     assert daily == {
@@ -42,7 +44,7 @@ def test_running_twice_changes_nothing():
     out = StringIO()
     call_command("setup_periodic_tasks", stdout=out)
     assert _snapshot() == first
-    assert out.getvalue().count("unchanged") == 7
+    assert out.getvalue().count("unchanged") == 8
 
 
 def test_changed_interval_updates_the_task_and_keeps_an_operator_disable(settings):
@@ -53,4 +55,4 @@ def test_changed_interval_updates_the_task_and_keeps_an_operator_disable(setting
     task = PeriodicTask.objects.get(name="otel-graph-discovery")
     assert task.interval.every == 5
     assert task.enabled is False
-    assert PeriodicTask.objects.count() == 7
+    assert PeriodicTask.objects.count() == 8

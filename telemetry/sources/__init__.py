@@ -6,8 +6,10 @@ from django.conf import settings
 from telemetry.sources.base import (
     DailySli,
     EdgeTraffic,
+    EventCounts,
     ObservedEdge,
     SliHistory,
+    SloEvents,
     TelemetryError,
     TelemetryQueryError,
     TelemetrySource,
@@ -18,8 +20,10 @@ from telemetry.sources.base import (
 __all__ = [
     "DailySli",
     "EdgeTraffic",
+    "EventCounts",
     "ObservedEdge",
     "SliHistory",
+    "SloEvents",
     "TelemetryError",
     "TelemetryQueryError",
     "TelemetrySource",

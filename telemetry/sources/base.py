@@ -8,8 +8,9 @@ dependencies, for the dependency ceiling). Implementations: `prometheus` and `de
 chosen by `TELEMETRY_SOURCE`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -89,6 +90,26 @@ class ObservedEdge:
 
 
 @dataclass(frozen=True)
+class EventCounts:
+    """Good and total events over a span. For a latency SLO "good" is a
+    request under the threshold."""
+
+    good: float
+    total: float
+
+
+@dataclass(frozen=True)
+class SloEvents:
+    """What scoring an SLO needs (section 13): `series` covers the SLO window
+    in steps, `(step end, events in that step)` oldest first; `windows` maps
+    each trailing window asked for (`5m` ... `3d`) to its events, None when
+    there was no traffic."""
+
+    series: tuple[tuple[datetime, EventCounts], ...]
+    windows: dict[str, EventCounts | None]
+
+
+@dataclass(frozen=True)
 class EdgeTraffic:
     """Requests `client` sent to `server` over a span of days, and how many
     of them failed (service-graph counters, any `failed` label summed away)."""
@@ -125,4 +146,19 @@ class TelemetrySource(Protocol):
     def edge_traffic(self, *, start: date, end: date) -> list[EdgeTraffic]:
         """Requests and failures of every client->server edge over the days
         [start, end] (complete UTC days; edges without requests left out)."""
+        ...
+
+    def slo_events(
+        self,
+        service_id: str,
+        *,
+        window_days: int,
+        windows: Sequence[str],
+        step: timedelta,
+        at: datetime,
+        threshold_ms: float | None = None,
+        metadata: dict | None = None,
+    ) -> SloEvents:
+        """Events of the SLO window ending at `at` (in `step`s) and of the
+        trailing `windows`; `threshold_ms` makes "good" mean under it."""
         ...

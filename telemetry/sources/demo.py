@@ -30,14 +30,16 @@ backtest), except the short-history scenarios.
 import functools
 import hashlib
 import json
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from telemetry.sources.base import DailySli, EdgeTraffic, ObservedEdge, SliHistory, WindowSli
+from telemetry.sources.base import DailySli, EdgeTraffic, EventCounts, ObservedEdge, SliHistory, SloEvents, WindowSli
 
 DemoEdge = tuple[str, str, str, str, str]
 
@@ -85,6 +87,12 @@ GREEDY_DEPENDENCY_OF: dict[str, str] = {"shipping": "quote"}
 # Days of data of the short-history scenarios (ending with the last complete day).
 SHORT_HISTORY_DAYS: dict[str, int] = {COLD_START: 10, SEVEN_DAYS: 7}
 
+# Services in an ongoing incident, for the SLO pages: over the hours before
+# the moment asked about, this share of their requests fails, so their SLOs
+# burn fast now. Only `slo_events` shows it; the complete days that
+# recommendations read are untouched.
+DEMO_ONGOING_INCIDENTS: dict[str, tuple[float, int]] = {"frontend": (0.15, 2)}  # (error share, hours)
+
 # Upper bounds (ms) of the OpenTelemetry SDK's default explicit histogram buckets.
 LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
     0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000,
@@ -92,6 +100,7 @@ LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
 PERCENTILES: tuple[float, ...] = (50, 95, 99, 99.9)
 _PERCENTILE_FACTORS = {50: 1.0, 95: 2.6, 99: 4.2, 99.9: 7.5}
 _WINDOW_DAYS = {"1h": 1, "1d": 1, "7d": 7, "28d": 28, "90d": 90}
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MASK64 = (1 << 64) - 1
 
 
@@ -323,3 +332,94 @@ class DemoSource:
 
     def _daily_totals(self, service_id: str, ordinals: np.ndarray) -> np.ndarray:
         return np.round(_profile(service_id).traffic * np.exp(0.15 * _normals(_seed(service_id), ordinals, 5)))
+
+    def _hourly_events(self, service_id: str, first_hour: int, last_hour: int,
+                       threshold_ms: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """(good, total) per UTC hour for hours [first_hour, last_hour] counted
+        since the epoch. Each day's traffic follows a diurnal curve that sums
+        to the day's total; the error rate is the day's, with hourly noise.
+        Latency: the share of requests under the threshold follows the day's
+        p50 (a lognormal with the demo's p99/p50 spread)."""
+        hours = np.arange(first_hour, last_hour + 1, dtype=np.int64)
+        epoch = date(1970, 1, 1).toordinal()
+        ordinals = hours // 24 + epoch
+        first = self._first_day(service_id)
+        if first is None:
+            zeros = np.zeros(len(hours))
+            return zeros, zeros
+        seed = _seed(service_id)
+        profile = _profile(service_id)
+        days, index = np.unique(ordinals, return_inverse=True)
+        day_total = np.round(profile.traffic * np.exp(0.15 * _normals(seed, days, 5)))
+        diurnal = 1.0 + 0.3 * np.sin(2.0 * np.pi * (hours % 24) / 24.0)
+        total = day_total[index] / 24.0 * diurnal
+        sigma = 0.5
+        noise = np.exp(sigma * _normals(seed, hours, 21) - sigma * sigma / 2.0)
+        rate = np.minimum(self._error_rates(service_id, days)[index] * noise, 1.0)
+        incident = DEMO_ONGOING_INCIDENTS.get(service_id)
+        if incident is not None:
+            share, hours_long = incident
+            rate = np.where(hours > last_hour - hours_long, share, rate)
+        total = np.where(ordinals >= first.toordinal(), total, 0.0)
+        if threshold_ms is None:
+            return total * (1.0 - rate), total
+        p50 = profile.p50_ms * np.exp(0.12 * _normals(seed, days, 9))[index]
+        # ln(p99/p50) = 2.326 s for a lognormal; the demo's p99 is 4.2 x p50.
+        spread = math.log(_PERCENTILE_FACTORS[99]) / 2.326
+        z = np.log(max(threshold_ms, 1e-9) / p50) / spread
+        under = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+        return total * under, total
+
+    def slo_events(
+        self,
+        service_id: str,
+        *,
+        window_days: int,
+        windows: Sequence[str],
+        step: timedelta,
+        at: datetime,
+        threshold_ms: float | None = None,
+        metadata: dict | None = None,
+    ) -> SloEvents:
+        """Events for scoring an SLO, from an hourly model consistent with
+        `daily_history` (see `_hourly_events`); partial hours count pro rata,
+        and nothing after `at` exists."""
+        longest = max([window_days * 86400] + [_duration_seconds(w) for w in windows])
+        end = at.timestamp()
+        first_hour = math.floor((end - longest) / 3600) - 1
+        last_hour = math.floor(end / 3600)
+        good, total = self._hourly_events(service_id, first_hour, last_hour, threshold_ms)
+        cumulative_good = np.concatenate(([0.0], np.cumsum(good)))
+        cumulative_total = np.concatenate(([0.0], np.cumsum(total)))
+
+        def events_until(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Cumulative (good, total) from the first hour up to each time."""
+            position = times / 3600.0 - first_hour
+            whole = np.clip(np.floor(position).astype(np.int64), 0, len(good))
+            inside = whole < len(good)
+            index = np.minimum(whole, len(good) - 1)
+            part = np.where(inside, position - whole, 0.0)
+            return (cumulative_good[whole] + good[index] * part * inside,
+                    cumulative_total[whole] + total[index] * part * inside)
+
+        step_seconds = step.total_seconds()
+        steps = max(1, round(window_days * 86400 / step_seconds))
+        bounds = end - np.arange(steps, -1, -1) * step_seconds
+        cum_good, cum_total = events_until(bounds)
+        step_good, step_total = np.diff(cum_good), np.diff(cum_total)
+        series = [(datetime.fromtimestamp(float(t), tz=UTC), EventCounts(good=float(g), total=float(n)))
+                  for t, g, n in zip(bounds[1:], step_good, step_total, strict=True) if n > 0]
+        starts = np.array([end - _duration_seconds(w) for w in windows] + [end], dtype=float)
+        window_good, window_total = events_until(starts)
+        good_in = window_good[-1] - window_good[:-1]
+        total_in = window_total[-1] - window_total[:-1]
+        counts = {w: EventCounts(good=float(good_in[k]), total=float(total_in[k])) if total_in[k] > 0 else None
+                  for k, w in enumerate(windows)}
+        return SloEvents(series=tuple(series), windows=counts)
+
+
+def _duration_seconds(window: str) -> int:
+    match = re.fullmatch(r"(\d+)([smhd])", window)
+    if not match:
+        raise ValueError(f"bad window {window!r}; expected e.g. 5m, 1h, 3d")
+    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]

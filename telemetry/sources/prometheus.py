@@ -27,6 +27,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from string import Template
@@ -37,8 +38,10 @@ from django.conf import settings
 from telemetry.sources.base import (
     DailySli,
     EdgeTraffic,
+    EventCounts,
     ObservedEdge,
     SliHistory,
+    SloEvents,
     TelemetryError,
     TelemetryQueryError,
     TelemetryUnavailable,
@@ -177,6 +180,15 @@ _RETRY_STATUS = {500, 502, 503, 504}
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def le_matcher(bound: float) -> str:
+    """A matcher for one `le` bound however the producer spelled it (`0.25`,
+    `250`, `250.0`)."""
+    spellings = dict.fromkeys((f"{bound:g}", repr(float(bound)), f"{bound:f}".rstrip("0").rstrip(".")))
+    if len(spellings) == 1:
+        return f'le="{next(iter(spellings))}"'
+    return 'le=~"' + "|".join(re.escape(s).replace("\\", "\\\\") for s in spellings) + '"'
 
 
 def _number(raw: str) -> float | None:
@@ -530,6 +542,90 @@ class PrometheusSource:
                 pair = (labels["client"], labels["server"])
                 totals[pair] = totals.get(pair, 0.0) + value
         return totals
+
+    # --- SLO scoring ---------------------------------------------------------
+
+    def _event_expressions(self, service_id: str, threshold_ms: float | None,
+                           metadata: dict | None) -> tuple[Template, Template, bool]:
+        """(total, bad-or-good, is_good) templates with `$window` left open:
+        availability counts errors, latency counts requests under the threshold."""
+        templates = self.templates(metadata)
+        if threshold_ms is None:
+            total = Template(Template(templates["total"]).safe_substitute(service=service_id))
+            errors = Template(Template(templates["errors"]).safe_substitute(service=service_id))
+            return total, errors, False
+        # The histogram the latency percentiles come from, in its own unit.
+        histogram = histogram_of(templates["latency"]) or histogram_of(templates["latency_buckets"])
+        if histogram is None:
+            raise TelemetryQueryError("the latency query names no histogram (*_bucket) to count requests under "
+                                      "the threshold from", query=templates["latency"])
+        metric, selector, scale = histogram
+        labels = Template(selector.strip("{}")).safe_substitute(service=service_id)
+        prefix = f"{labels}," if labels.strip() else ""
+        total = Template(f'sum(increase({metric}{{{prefix}le="+Inf"}}[$window]))')
+        good = Template(f"sum(increase({metric}{{{prefix}{le_matcher(threshold_ms / scale)}}}[$window]))")
+        return total, good, True
+
+    def _windows_query(self, template: Template, windows: Sequence[str], at: datetime) -> dict[str, float]:
+        """One instant query for all windows: each window's expression tagged
+        with a `slo_window` label, joined with `or`; series are summed per window."""
+        parts = [f'label_replace(({template.safe_substitute(window=w)}), "slo_window", "{w}", "", "")'
+                 for w in windows]
+        values: dict[str, float] = {}
+        for item in self.query(" or ".join(parts), time=at):
+            window = item.get("metric", {}).get("slo_window")
+            value = _number(item["value"][1]) if "value" in item else None
+            if window and value is not None:
+                values[window] = values.get(window, 0.0) + value
+        return values
+
+    def _step_series(self, template: Template, *, start: datetime, end: datetime,
+                     step: timedelta) -> dict[float, float]:
+        """`increase` over each step, evaluated at each step's end."""
+        expression = template.safe_substitute(window=f"{int(step.total_seconds())}s")
+        values: dict[float, float] = {}
+        for item in self.query_range(expression, start, end, step):
+            for timestamp, raw in item.get("values", []):
+                value = _number(raw)
+                if value is not None:
+                    values[float(timestamp)] = values.get(float(timestamp), 0.0) + value
+        return values
+
+    def slo_events(
+        self,
+        service_id: str,
+        *,
+        window_days: int,
+        windows: Sequence[str],
+        step: timedelta,
+        at: datetime,
+        threshold_ms: float | None = None,
+        metadata: dict | None = None,
+    ) -> SloEvents:
+        """Events for scoring an SLO: two range queries over the window (one
+        point per step) and two instant queries for all trailing windows.
+        A missing error series on a step or window with traffic means no errors."""
+        total_t, other_t, other_is_good = self._event_expressions(service_id, threshold_ms, metadata)
+        start = at - timedelta(days=window_days) + step
+        totals = self._step_series(total_t, start=start, end=at, step=step)
+        others = self._step_series(other_t, start=start, end=at, step=step)
+        series = []
+        for timestamp in sorted(totals):
+            total = totals[timestamp]
+            other = others.get(timestamp, total if other_is_good else 0.0)
+            good = other if other_is_good else total - other
+            series.append((datetime.fromtimestamp(timestamp, tz=UTC), EventCounts(good=good, total=total)))
+        window_totals = self._windows_query(total_t, windows, at)
+        window_others = self._windows_query(other_t, windows, at)
+        counts: dict[str, EventCounts | None] = {}
+        for window in windows:
+            total = window_totals.get(window)
+            if not total or total <= 0:
+                counts[window] = None
+                continue
+            other = window_others.get(window, total if other_is_good else 0.0)
+            counts[window] = EventCounts(good=other if other_is_good else total - other, total=total)
+        return SloEvents(series=tuple(series), windows=counts)
 
 
 def duration_seconds(duration: str) -> float:

@@ -1,13 +1,19 @@
 """The deterministic demo telemetry source."""
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.conf import settings
 
 from telemetry.sources import TelemetrySource, get_telemetry_source
-from telemetry.sources.demo import DEMO_SCENARIOS, DemoSource, demo_services, demo_topology_edges
+from telemetry.sources.demo import (
+    DEMO_ONGOING_INCIDENTS,
+    DEMO_SCENARIOS,
+    DemoSource,
+    demo_services,
+    demo_topology_edges,
+)
 
 TODAY = date(2026, 3, 1)
 
@@ -85,6 +91,41 @@ def test_service_graph_edges_are_the_demo_topology():
     assert types[("product-catalog", "astronomy-db")] == "database"
     assert types[("frontend", "checkout")] == ""
     assert all(e.request_count > 0 for e in edges)
+
+
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+
+def _slo_events(service_id, at, **kwargs):
+    return DemoSource(last_day=at.date() - timedelta(days=1)).slo_events(
+        service_id, window_days=28, windows=SLO_WINDOWS, step=timedelta(hours=6), at=at, **kwargs)
+
+
+def test_slo_events_agree_with_the_daily_history():
+    at = datetime(2026, 3, 2, tzinfo=UTC)  # a midnight: the window is 28 complete days
+    events = _slo_events("checkout", at)
+    assert len(events.series) == 112 and events.series[-1][0] == at
+    days = DemoSource(last_day=TODAY).daily_history("checkout", start=TODAY - timedelta(days=27), end=TODAY).days
+    assert sum(e.total for _, e in events.series) == pytest.approx(sum(d.total for d in days), rel=1e-9)
+    daily_availability = sum(d.good for d in days) / sum(d.total for d in days)
+    hourly_availability = sum(e.good for _, e in events.series) / sum(e.total for _, e in events.series)
+    assert hourly_availability == pytest.approx(daily_availability, abs=2e-4)
+    # The 1-day window is the last day, in full.
+    assert events.windows["1d"].total == pytest.approx(days[-1].total, rel=1e-9)
+    assert events.windows["5m"].total == pytest.approx(events.windows["1h"].total / 12, rel=0.2)
+
+
+def test_slo_events_of_an_ongoing_incident_and_of_no_data():
+    at = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    share, _hours = DEMO_ONGOING_INCIDENTS["frontend"]
+    burning = _slo_events("frontend", at).windows["1h"]
+    assert 1 - burning.good / burning.total == pytest.approx(share)
+    empty = _slo_events("astronomy-db", at)
+    assert empty.series == () and set(empty.windows.values()) == {None}
+    # Latency: the share under a generous threshold is higher than under a tight one.
+    loose = _slo_events("checkout", at, threshold_ms=2500).windows["1d"]
+    tight = _slo_events("checkout", at, threshold_ms=25).windows["1d"]
+    assert loose.good / loose.total > tight.good / tight.total
 
 
 def test_edge_traffic_is_the_calls_behind_the_callers_failures():

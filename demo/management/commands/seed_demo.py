@@ -9,7 +9,10 @@ Steps, each a method that tests call directly:
 2. attach the demo telemetry scenarios to the services (`metadata.demo_scenario`);
 3. run OTel service-graph discovery against the demo telemetry source;
 4. detect cycles, compute SLI aggregates and generate recommendations once;
-5. create a read and a write API key, or re-use the ones kept in
+5. commit the balanced availability tier of five services as their SLOs of
+   record (kept on later runs) and score them; frontend is in an ongoing
+   incident in the demo telemetry, so /slos/ shows a page firing;
+6. create a read and a write API key, or re-use the ones kept in
    `.run/demo-keys.json` while they are still valid, and print them with
    curl examples.
 
@@ -29,6 +32,7 @@ from graph.api.serializers import IngestRequestSerializer
 from graph.models import Service
 from graph.services.cycles import cycle_alerts_sync
 from graph.services.ingest import graph_ingest
+from recommendations.models import RecommendationStatus, SloRecommendation
 from recommendations.services import (
     BatchContext,
     InsufficientData,
@@ -37,11 +41,15 @@ from recommendations.services import (
     recommendations_generate,
 )
 from slo_engine.models import ApiKey, ApiKeyScope
+from slos.models import ServiceLevelObjective, SloState
+from slos.services import DecisionError, slo_decide, slo_status_refresh
 from telemetry.services import otel_graph_discover, sli_aggregates_compute
 from telemetry.sources import TelemetryError, TelemetrySource, get_telemetry_source
 from telemetry.sources.demo import scenario_of
 
 ACTOR = "seed_demo"
+# Services whose balanced availability tier the demo commits to.
+DEMO_SLO_SERVICES = ("cart", "checkout", "frontend", "payment", "product-catalog")
 
 # Two soft calls that exist in real shops: listings show sponsored products
 # (product-catalog -> ad) and ads are targeted with recommendations
@@ -81,6 +89,7 @@ class Command(BaseCommand):
         self.detect_cycles()
         self.compute_aggregates(source)
         self.generate_recommendations(source)
+        self.commit_slos(source)
         keys = self.ensure_keys(keys_file or Path(settings.BASE_DIR) / ".run" / "demo-keys.json")
         self.print_keys(keys, base_url=base_url.rstrip("/"))
 
@@ -161,6 +170,32 @@ class Command(BaseCommand):
         self.say(f"backtest: {backtest.tiers['balanced']['pairs']} (service, window) pairs over "
                  f"{backtest.services} services")
 
+    def commit_slos(self, source: TelemetrySource) -> None:
+        """Accept the balanced availability tier of DEMO_SLO_SERVICES (a
+        service that already has an SLO of record keeps it), then score them."""
+        accepted = []
+        for service_id in DEMO_SLO_SERVICES:
+            service = Service.objects.filter(service_id=service_id).first()
+            if service is None or ServiceLevelObjective.objects.filter(
+                    service=service, metric="availability", state=SloState.ACTIVE).exists():
+                continue
+            recommendation = SloRecommendation.objects.filter(
+                service=service, metric="availability", status=RecommendationStatus.ACTIVE).first()
+            if recommendation is None:
+                continue
+            try:
+                slo_decide(service=service, action="accept", recommendation_id=recommendation.pk, tier="balanced",
+                           actor=ACTOR, rationale="Demo: the balanced tier as recommended.")
+            except DecisionError as exc:
+                self.say(f"  no SLO for {service_id}: {exc}")
+                continue
+            accepted.append(service_id)
+        slos = ServiceLevelObjective.objects.filter(state=SloState.ACTIVE).select_related("service")
+        result = slo_status_refresh(slos=slos, source=source)
+        health = ", ".join(f"{count} {name}" for name, count in sorted(result.by_health.items())) or "none"
+        self.say(f"SLOs of record: accepted the balanced tier of {', '.join(accepted) or 'no new service'}; "
+                 f"scored {result.scored} ({health})")
+
     def detect_cycles(self) -> None:
         result = cycle_alerts_sync()
         self.say(
@@ -212,8 +247,10 @@ class Command(BaseCommand):
             f'  curl -H "Authorization: Api-Key {read}" '
             f'"{base_url}/api/v1/services/checkout/slo-recommendations/export?format=openslo&tier=balanced"\n'
             f'  curl -H "Authorization: Api-Key {read}" "{base_url}/api/v1/circular-dependencies/?status=open"\n'
+            f'  curl -H "Authorization: Api-Key {read}" "{base_url}/api/v1/slos/?ordering=budget_remaining"\n'
+            f'  curl -H "Authorization: Api-Key {read}" "{base_url}/api/v1/slos/export?format=prometheus"\n'
             f'  curl -X POST -H "Authorization: Api-Key {write}" -H "Content-Type: application/json" \\\n'
             f"       -d '{{\"edges\": [{{\"source\": \"checkout\", \"target\": \"quote\"}}]}}' "
             f"{base_url}/api/v1/services/dependencies\n"
-            f"\nThe map: {base_url}/  (log in with the admin user printed above)\n"
+            f"\nThe map: {base_url}/  (log in with the admin user printed above); the SLOs: {base_url}/slos/\n"
         )

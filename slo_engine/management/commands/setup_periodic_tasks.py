@@ -40,7 +40,11 @@ def schedules() -> list[Schedule]:
         Schedule("cycle-detection", "graph.tasks.detect_cycles",
                  "Detect circular dependencies (also runs after each ingestion).", hour=2, minute=30),
         Schedule("recommendation-batch", "recommendations.tasks.generate_recommendations_batch",
-                 "Regenerate SLO recommendations of every service.", hour=3, minute=0),
+                 "Regenerate SLO recommendations of every service, then flag SLOs due for review and apply "
+                 "SLO_AUTO_APPROVE.", hour=3, minute=0),
+        Schedule("slo-status", "slos.tasks.refresh_slo_status",
+                 "Score every active SLO: error budget, burn rates, alert conditions, health.",
+                 every_minutes=settings.SLO_STATUS_INTERVAL_MINUTES),
     ]
 
 
