@@ -9,7 +9,8 @@ write scope (`HasScopedAccess`; a read that writes calls
 over DATA_UPLOAD_MAX_MEMORY_SIZE, JSON-only bodies with depth and value
 checks (`slo_engine.api.parsers`), strict pagination and filters, and
 problem+json errors. Bodies use `StrictSerializer`, query strings
-`QuerySerializer` (slo_engine.api.serializers). `test_every_api_view_shares_the_base`
+`QuerySerializer` (slo_engine.api.serializers).
+`web/tests/test_api_hardening.py::test_every_api_view_shares_the_base`
 holds every routed view to this.
 """
 
