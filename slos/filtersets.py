@@ -21,10 +21,9 @@ class SloFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="service__team", label="Team of the service")
     criticality = django_filters.ChoiceFilter(field_name="service__criticality", choices=ServiceCriticality.choices,
                                               label="Criticality of the service")
-    # Strict: anything but true/false/1/0 is a 422, not a silently ignored filter.
-    review_due = django_filters.TypedChoiceFilter(
-        choices=[(v, v) for v in ("true", "false", "1", "0")], coerce=lambda value: value in ("true", "1"),
-        label="Due for review (true or false)")
+    # A boolean, as the schema says; on the API anything but true/false is a
+    # 422 (slo_engine.api.filters.StrictFilterBackend).
+    review_due = django_filters.BooleanFilter(label="Due for review (true or false)")
     ordering = django_filters.ChoiceFilter(choices=[(key, key) for key in ORDERINGS], method="filter_ordering",
                                            label="Order by budget_remaining or exhaustion_at (prefix - for desc)")
 
