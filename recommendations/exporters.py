@@ -33,7 +33,7 @@ from django.conf import settings
 from graph.models import Service
 from recommendations.models import RecommendationSliType, SloRecommendation
 from telemetry.sources import TelemetryError
-from telemetry.sources.prometheus import PrometheusSource, histogram_of
+from telemetry.sources.prometheus import PrometheusSource, histogram_of, le_matcher
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +90,6 @@ def promql_templates(service: Service) -> dict[str, str]:
         return source.templates(service.metadata, detect=False)
 
 
-def _le_matcher(bound: float) -> str:
-    """A matcher for one `le` bound however the producer spelled it (`0.25`,
-    `250`, `250.0`)."""
-    spellings = dict.fromkeys((f"{bound:g}", repr(float(bound)), f"{bound:f}".rstrip("0").rstrip(".")))
-    if len(spellings) == 1:
-        return f'le="{next(iter(spellings))}"'
-    return 'le=~"' + "|".join(re.escape(s).replace("\\", "\\\\") for s in spellings) + '"'
-
-
 def event_queries(recommendation: SloRecommendation, tier: str) -> tuple[str, str, str]:
     """(good, errors, total) PromQL with `$window` left for the caller."""
     service = recommendation.service
@@ -116,7 +107,7 @@ def event_queries(recommendation: SloRecommendation, tier: str) -> tuple[str, st
     prefix = f"{labels}," if labels.strip() else ""
     threshold = recommendation.tiers[tier]["threshold_ms"] / scale
     total = f'sum(increase({metric}{{{prefix}le="+Inf"}}[$window]))'
-    good = f"sum(increase({metric}{{{prefix}{_le_matcher(threshold)}}}[$window]))"
+    good = f"sum(increase({metric}{{{prefix}{le_matcher(threshold)}}}[$window]))"
     return good, f"({total}) - ({good})", total
 
 

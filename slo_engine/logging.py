@@ -6,6 +6,8 @@ With tracing on, a record logged while a span is active also carries its
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -52,3 +54,16 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
+
+
+@contextmanager
+def access_log_quiet() -> Iterator[None]:
+    """Keep per-request access lines (`slo_engine.request`, INFO) out of the
+    output while the block runs, e.g. a benchmark sending thousands."""
+    access_log = logging.getLogger("slo_engine.request")
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        access_log.setLevel(level)

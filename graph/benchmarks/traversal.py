@@ -15,7 +15,6 @@ prefix and a lifted query rate limit. Figures:
 """
 
 import gc
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from graph.benchmarks.generate import generate_graph
 from graph.queries import graph_tables_analyze, subgraph
 from graph.selectors import effective_graph
 from graph.services.ingest import graph_ingest
+from slo_engine.logging import access_log_quiet
 from slo_engine.models import ApiKey, ApiKeyScope
 
 SERVICES = 5_000
@@ -119,14 +119,8 @@ def _time_api_ingest(payload: dict, client: APIClient, figures: dict, progress) 
 
 
 def run(*, progress: Callable[[str], None]) -> dict:
-    # Thousands of requests: keep the per-request log lines out of the output.
-    request_log = logging.getLogger("slo_engine.request")
-    level = request_log.level
-    request_log.setLevel(logging.WARNING)
-    try:
+    with access_log_quiet():  # thousands of requests
         return _run(progress=progress)
-    finally:
-        request_log.setLevel(level)
 
 
 def _run(*, progress: Callable[[str], None]) -> dict:

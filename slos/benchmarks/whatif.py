@@ -15,7 +15,6 @@ part lives in `slos` because it seeds SLOs of record and recommendations,
 which `graph` may not import.
 """
 
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from graph.selectors import hard_sync_graph, hard_sync_graph_key
 from graph.services.ingest import graph_ingest
 from recommendations.models import SloRecommendation
 from recommendations.selectors import dependency_availabilities_fleet_key
+from slo_engine.logging import access_log_quiet
 from slo_engine.models import ApiKey, ApiKeyScope
 from slos.models import ServiceLevelObjective
 
@@ -99,13 +99,8 @@ def _cold_cache() -> None:
 
 
 def run(*, progress: Callable[[str], None]) -> dict:
-    request_log = logging.getLogger("slo_engine.request")
-    level = request_log.level
-    request_log.setLevel(logging.WARNING)
-    try:
+    with access_log_quiet():  # thousands of requests
         return _run(progress=progress)
-    finally:
-        request_log.setLevel(level)
 
 
 def _run(*, progress: Callable[[str], None]) -> dict:
