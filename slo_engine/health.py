@@ -2,7 +2,8 @@
 database, the cache and the Celery broker are reachable; 503 naming the part
 that is down otherwise.
 
-Telemetry (Prometheus) is checked too but is not critical: when it is down the
+Telemetry (Prometheus) is checked too (the check is telemetry's, registered
+with `register_check`) but is not critical: when it is down the
 API still serves graphs and stored recommendations and the tasks retry, and
 taking this instance out of rotation would fix nothing. The probe then answers
 200 with `"status": "degraded"` and names it under `degraded`, so it stays
@@ -16,6 +17,7 @@ to logged-in staff users, who see every field.
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -73,37 +75,22 @@ def _check_broker() -> dict:
         client.ping()
     finally:
         client.close()
-    return {"mode": "redis", "url": _redact(settings.CELERY_BROKER_URL)}
+    return {"mode": "redis", "url": redact_url(settings.CELERY_BROKER_URL)}
 
 
-TELEMETRY_PROBE_TIMEOUT_SECONDS = 1.0
+# Checks the apps add (`register_check`, from their AppConfig.ready): name ->
+# (check, critical). A check returns its details or raises.
+EXTRA_CHECKS: dict[str, tuple[Callable[[], dict], bool]] = {}
 
 
-def _check_telemetry() -> dict:
-    if settings.TELEMETRY_SOURCE != "prometheus":
-        return {"source": settings.TELEMETRY_SOURCE}
-    import requests
-
-    url = settings.PROMETHEUS_URL.rstrip("/")
-    # Prometheus's own readiness endpoint; a short timeout keeps the probe fast.
-    response = requests.get(f"{url}/-/ready", timeout=TELEMETRY_PROBE_TIMEOUT_SECONDS)
-    response.raise_for_status()
-    return {"source": "prometheus", "url": _redact(url), "span_metrics": _span_metrics_naming(url)}
+def register_check(name: str, check: Callable[[], dict], *, critical: bool = False) -> None:
+    """Add `check` to /health/ready under `name` (its public details are
+    limited to PUBLIC_DETAILS like every other check's)."""
+    EXTRA_CHECKS[name] = (check, critical)
 
 
-def _span_metrics_naming(url: str) -> dict:
-    """The span-metric naming the telemetry source detected (cached per
-    process, so the probe asks Prometheus at most every few minutes)."""
-    from telemetry.sources.prometheus import NAMINGS, PrometheusSource
-
-    naming = PrometheusSource(base_url=url, timeout=TELEMETRY_PROBE_TIMEOUT_SECONDS, retries=0).detect_naming()
-    if naming is None:
-        return {"naming": None, "looked_for": list(dict.fromkeys(name for n in NAMINGS for name in n.metric_names))}
-    return {"naming": naming.name, "calls": naming.calls_metric, "latency": f"{naming.latency_metric}_bucket",
-            "service_label": naming.service_label}
-
-
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """`url` without its user and password."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
@@ -127,7 +114,7 @@ def ready(request):
         "database": _timed("database", _check_database),
         "cache": _timed("cache", _check_cache),
         "broker": _timed("broker", _check_broker),
-        "telemetry": _timed("telemetry", _check_telemetry, critical=False),
+        **{name: _timed(name, check, critical=critical) for name, (check, critical) in EXTRA_CHECKS.items()},
     }
     down = [name for name, result in checks.items() if result["status"] != "ok"]
     failing = [name for name in down if checks[name]["critical"]]

@@ -7,6 +7,9 @@ class TelemetryConfig(AppConfig):
 
     def ready(self):
         from graph.signals import services_created
+        from slo_engine.health import register_check
+        from telemetry.health import check_telemetry
         from telemetry.receivers import aggregates_for_new_services
 
+        register_check("telemetry", check_telemetry, critical=False)
         services_created.connect(aggregates_for_new_services, dispatch_uid="telemetry-aggregates-for-new-services")
