@@ -17,17 +17,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+# The exported alert rules' table, so a score fires exactly when the rule would.
+from recommendations.domain.burn import BURN_RATE_WINDOWS as ALERT_CONDITIONS
+from recommendations.domain.burn import PAGE, TICKET, WINDOW_HOURS
+
 BURN_RATE_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d", "3d")
-WINDOW_HOURS: dict[str, float] = {"5m": 5 / 60, "30m": 0.5, "1h": 1, "2h": 2, "6h": 6, "1d": 24, "3d": 72}
 
 HEALTHY = "healthy"
 WARNING = "warning"
 CRITICAL = "critical"
 EXHAUSTED = "exhausted"
 UNKNOWN = "unknown"
-
-PAGE = "page"
-TICKET = "ticket"
 
 
 @dataclass(frozen=True)
@@ -45,31 +45,6 @@ class Events:
         return Events(self.good + other.good, self.total + other.total)
 
 
-@dataclass(frozen=True)
-class AlertCondition:
-    """A multiwindow condition: both windows burn faster than the threshold,
-    which spends `budget_share` of the budget within the long window."""
-
-    long: str
-    short: str
-    budget_share: float
-    severity: str
-
-    def threshold(self, window_days: int) -> float:
-        """Budget share x SLO period / long window (28 d: 13.44, 5.6, 2.8, 0.933)."""
-        return round(self.budget_share * window_days * 24 / WINDOW_HOURS[self.long], 9)
-
-    @property
-    def name(self) -> str:
-        return f"{self.severity}_{self.long}_{self.short}"
-
-
-ALERT_CONDITIONS: tuple[AlertCondition, ...] = (
-    AlertCondition("1h", "5m", 0.02, PAGE),
-    AlertCondition("6h", "30m", 0.05, PAGE),
-    AlertCondition("1d", "2h", 0.10, TICKET),
-    AlertCondition("3d", "6h", 0.10, TICKET),
-)
 # Every window a score needs: the burn rates shown and the alert conditions' windows.
 SCORING_WINDOWS: tuple[str, ...] = tuple(sorted(
     set(BURN_RATE_WINDOWS) | {w for c in ALERT_CONDITIONS for w in (c.long, c.short)}, key=WINDOW_HOURS.__getitem__

@@ -58,6 +58,29 @@ def test_sloth_bundle_has_one_spec_per_service(fleet, read_client):
     assert "{{.window}}" in documents[1]["slos"][0]["sli"]["events"]["error_query"]
 
 
+def test_sloth_specs_name_the_slo_period_to_generate_with(fleet, read_client):
+    """Sloth has no period field and applies 30 days unless told: every spec
+    of the bundle is headed by the 28-day period its objectives are for."""
+    text = read_client.get(EXPORT + "?format=sloth").content.decode()
+    specs = text.split("---\n")
+    assert len(specs) == 2
+    for spec in specs:
+        assert spec.startswith("# Objectives computed for a 28-day SLO window: generate with "
+                               "`sloth generate --default-slo-period=28d")
+
+
+def test_openslo_names_and_labels_of_a_long_service_id_meet_the_spec(read_client):
+    long_id = "a-very-long-service-identifier-that-some-teams-really-do-use-in-production"
+    SloFactory(service__service_id=long_id, service__team="payments team", sli_type="latency",
+               metric="latency_p99", threshold_ms=250, target=0.99)
+    document = yaml.safe_load(read_client.get(EXPORT + "?format=openslo").content)
+    indicator = document["spec"]["indicator"]["metadata"]["name"]
+    assert len(document["metadata"]["name"]) <= 63 and len(indicator) <= 63
+    assert indicator != document["metadata"]["name"]
+    # Label values the tools reject (over 63 characters, a space) are left out, not written.
+    assert document["metadata"]["labels"] == {"slo_version": "1", "managed_by": "slo-engine"}
+
+
 def test_bad_export_queries_are_problems(fleet, read_client, anon_client):
     for query in ("", "?format=csv"):
         response = read_client.get(EXPORT + query)
