@@ -1,4 +1,7 @@
-"""Admin: SLOs with their status and history; the history is read-only."""
+"""Admin: SLOs with their status and history, read-only. An SLO changes
+through the API or the pages (`slos.services`), which write the SloChange
+audit row; the admin would not, and deleting one would cascade into the
+append-only trail (its trigger refuses)."""
 
 from django.contrib import admin
 
@@ -38,10 +41,17 @@ class ServiceLevelObjectiveAdmin(admin.ModelAdmin):
     list_filter = ("state", "sli_type", "origin", "review_due", "status__health")
     search_fields = ("service__service_id",)
     list_select_related = ("service", "status")
-    raw_id_fields = ("service", "recommendation")
-    readonly_fields = ("version", "created_at", "created_by", "updated_at", "retired_at")
     show_full_result_count = False
     inlines = [SloStatusInline, SloChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in ServiceLevelObjective._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="health", ordering="status__health")
     def health(self, obj):

@@ -33,7 +33,10 @@ def _round(value: float | None) -> float | None:
 
 
 def slo_target_of_record(*, service_id: str) -> float | None:
-    """The target of the service's active availability SLO, if any."""
+    """The target of the service's active availability SLO, if any. Raises
+    ServiceNotFound for an unknown or retired service, so asking for its
+    default target is a 404, not a missing target."""
+    _active_or_raise(service_id)
     return slo_targets_active(service_ids=[service_id]).get(service_id)
 
 

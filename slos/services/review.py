@@ -103,14 +103,18 @@ def slo_auto_approve(*, service_ids: Iterable[str] | None = None, config: dict |
                        .select_related("service").filter(service__retired_at__isnull=True))
     if config.get("criticality"):
         recommendations = recommendations.filter(service__criticality__in=config["criticality"])
-    if service_ids is not None:
-        recommendations = recommendations.filter(service__service_id__in=list(service_ids))
-    covered = set(ServiceLevelObjective.objects.filter(state=SloState.ACTIVE)
-                  .values_list("service_id", "sli_type", "metric"))
+    active_slos = ServiceLevelObjective.objects.filter(state=SloState.ACTIVE)
     # A person's "no" stands: metrics with a rejection are left to people.
-    rejected = set(SloChange.objects.filter(action=SloAction.REJECT, recommendation__isnull=False)
-                   .exclude(Q(actor=AUTO_APPROVE_ACTOR))
-                   .values_list("service_id", "recommendation__sli_type", "recommendation__metric"))
+    rejections = (SloChange.objects.filter(action=SloAction.REJECT, recommendation__isnull=False)
+                  .exclude(Q(actor=AUTO_APPROVE_ACTOR)))
+    if service_ids is not None:
+        # A chunk of the batch reads its own services only, not the fleet.
+        service_ids = list(service_ids)
+        recommendations = recommendations.filter(service__service_id__in=service_ids)
+        active_slos = active_slos.filter(service__service_id__in=service_ids)
+        rejections = rejections.filter(service__service_id__in=service_ids)
+    covered = set(active_slos.values_list("service_id", "sli_type", "metric"))
+    rejected = set(rejections.values_list("service_id", "recommendation__sli_type", "recommendation__metric"))
     minimum = float(config.get("min_completeness", 0.0))
     approved = 0
     for recommendation in recommendations.order_by("service__service_id", "sli_type", "metric"):

@@ -57,6 +57,8 @@ def test_constraint_window_days_invalid(shop, read_client, window_days):
 
 def test_unknown_service_is_404(shop, read_client):
     _problem(read_client.get("/api/v1/services/nobody/constraint-analysis", {"target": "0.99"}), 404, None)
+    # Without a target too: the service is looked up before its default target.
+    _problem(read_client.get("/api/v1/services/nobody/constraint-analysis"), 404, None)
     _problem(read_client.post("/api/v1/impact-analysis", {"service_id": "nobody", "availability": 0.99},
                               format="json"), 404, None)
 
