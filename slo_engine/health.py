@@ -17,7 +17,7 @@ to logged-in staff users, who see every field.
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET
 logger = logging.getLogger("slo_engine.health")
 
 # The only details a public probe shows: what kind of part it is, never where.
-PUBLIC_DETAILS = frozenset({"status", "critical", "latency_ms", "vendor", "backend", "mode", "source", "span_metrics"})
+PUBLIC_DETAILS = frozenset({"status", "critical", "latency_ms", "vendor", "backend", "mode", "source"})
 
 
 def _timed(name: str, check, *, critical: bool = True) -> dict:
@@ -81,12 +81,16 @@ def _check_broker() -> dict:
 # Checks the apps add (`register_check`, from their AppConfig.ready): name ->
 # (check, critical). A check returns its details or raises.
 EXTRA_CHECKS: dict[str, tuple[Callable[[], dict], bool]] = {}
+# Details beyond PUBLIC_DETAILS a registered check may show the public.
+EXTRA_PUBLIC_DETAILS: dict[str, frozenset[str]] = {}
 
 
-def register_check(name: str, check: Callable[[], dict], *, critical: bool = False) -> None:
-    """Add `check` to /health/ready under `name` (its public details are
-    limited to PUBLIC_DETAILS like every other check's)."""
+def register_check(name: str, check: Callable[[], dict], *, critical: bool = False,
+                   public: Iterable[str] = ()) -> None:
+    """Add `check` to /health/ready under `name`. The public sees only
+    PUBLIC_DETAILS and the keys in `public` (never hosts or URLs)."""
     EXTRA_CHECKS[name] = (check, critical)
+    EXTRA_PUBLIC_DETAILS[name] = frozenset(public)
 
 
 def redact_url(url: str) -> str:
@@ -103,8 +107,9 @@ def live(request):
     return JsonResponse({"status": "ok"})
 
 
-def _public(result: dict) -> dict:
-    return {key: value for key, value in result.items() if key in PUBLIC_DETAILS}
+def _public(name: str, result: dict) -> dict:
+    shown = PUBLIC_DETAILS | EXTRA_PUBLIC_DETAILS.get(name, frozenset())
+    return {key: value for key, value in result.items() if key in shown}
 
 
 @never_cache
@@ -122,7 +127,7 @@ def ready(request):
     status = "unavailable" if failing else "degraded" if degraded else "ok"
     user = getattr(request, "user", None)
     if not (user is not None and user.is_authenticated and user.is_staff):
-        checks = {name: _public(result) for name, result in checks.items()}
+        checks = {name: _public(name, result) for name, result in checks.items()}
     body = {"status": status, "checks": checks}
     if failing:
         body["failing"] = failing

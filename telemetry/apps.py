@@ -11,5 +11,5 @@ class TelemetryConfig(AppConfig):
         from telemetry.health import check_telemetry
         from telemetry.receivers import aggregates_for_new_services
 
-        register_check("telemetry", check_telemetry, critical=False)
+        register_check("telemetry", check_telemetry, critical=False, public=["span_metrics"])
         services_created.connect(aggregates_for_new_services, dispatch_uid="telemetry-aggregates-for-new-services")

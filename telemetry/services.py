@@ -13,7 +13,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from graph.models import RESERVED_SERVICE_IDS, CommunicationMode, DiscoverySource, Service
-from graph.selectors import graph_version_current
 from slo_engine.metrics import DISCOVERED_EDGES, DISCOVERY_RUNS
 from telemetry.models import SliAggregate, SliType, TimeWindow
 from telemetry.sources import TelemetryError, TelemetrySource, TelemetryUnavailable, get_telemetry_source
@@ -244,7 +243,7 @@ def _ingest_observed(result: DiscoveryResult, discovery_source: str, nodes: list
     result.edges_upserted = ingest.edges_upserted
     result.services_auto_created = ingest.services_auto_created
     result.warnings.extend(ingest.warnings)
-    result.graph_version = graph_version_current() if result.health_changed else ingest.graph_version
+    result.graph_version = ingest.graph_version
     DISCOVERY_RUNS.labels(outcome="success").inc()
     DISCOVERED_EDGES.inc(ingest.edges_upserted)
     # graph_ingest ran cycle detection once, after its commit.
@@ -261,7 +260,6 @@ def mesh_graph_discover(
     its namespace is kept in `metadata.namespace`. `mesh` defaults to
     MESH_DISCOVERY; with `off` (and no `source`) nothing is read. Raises
     TelemetryError when Prometheus fails."""
-    from telemetry.sources.prometheus import PrometheusSource
 
     result = DiscoveryResult()
     if source is None:
@@ -269,11 +267,7 @@ def mesh_graph_discover(
         if mesh == "off":
             result.warnings.append("MESH_DISCOVERY is off: nothing read")
             return result
-        source = MeshSource(
-            PrometheusSource(base_url=settings.PROMETHEUS_URL, timeout=settings.PROMETHEUS_TIMEOUT_SECONDS,
-                             retries=settings.PROMETHEUS_RETRIES),
-            mesh,
-        )
+        source = MeshSource(get_telemetry_source("prometheus"), mesh)
     lookback = lookback or settings.OTEL_GRAPH_LOOKBACK
     try:
         observed, notes = source.mesh_edges(lookback=lookback)

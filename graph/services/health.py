@@ -9,10 +9,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from graph.models import DiscoverySource, ServiceDependency
-from graph.services.ingest import graph_version_bump
 
-# Health is stored rounded: re-measuring steady traffic writes nothing, so
-# cached traversals survive a discovery run that saw the same edges.
+# Health is a measurement, not topology: recording it does not bump the graph
+# version (real traffic never measures the same twice, so every discovery run
+# would empty the traversal caches). Cached graph and subgraph bodies may show
+# the previous measurement for up to GRAPH_CACHE_SECONDS (10 minutes).
 RATE_DIGITS = 4
 RATIO_DIGITS = 6
 
@@ -36,9 +37,8 @@ def dependency_health_record(
 ) -> int:
     """Store `measurements` on `discovery_source`'s records of those pairs
     (pairs without a record are ignored: discovery ingests them first).
-    `health_observed_at` is stamped on every measured record; the graph
-    version is bumped when a rate or ratio changed, since edge
-    representations carry them. Returns how many records changed."""
+    `health_observed_at` is stamped on every measured record. Returns how
+    many records' rate or ratio changed."""
     if discovery_source not in DiscoverySource.values:
         raise ValueError(f"discovery_source must be one of {DiscoverySource.values}")
     if not measurements:
@@ -69,6 +69,4 @@ def dependency_health_record(
         ServiceDependency.objects.bulk_update(
             records, ["request_rate", "failure_ratio", "health_observed_at"], batch_size=2000
         )
-        if changed:
-            graph_version_bump()
     return changed

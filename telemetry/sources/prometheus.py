@@ -527,15 +527,17 @@ class PrometheusSource:
             raise ValueError("end must not be before start")
         at = min(_midnight(end + DAY), datetime.now(UTC))
         window = f"{(end - start).days + 1}d"
-        requests_by_pair = self._pair_totals(EDGE_TRAFFIC_PROMQL["requests"], window=window, at=at)
-        failed_by_pair = self._pair_totals(EDGE_TRAFFIC_PROMQL["failed"], window=window, at=at)
+        # Discovery's queries (PROMQL_SERVICE_GRAPH* overrides included),
+        # summed over the connection type by _pair_totals.
+        requests_by_pair = self._pair_totals(self._expression("service_graph", None, window=window), at=at)
+        failed_by_pair = self._pair_totals(self._expression("service_graph_failed", None, window=window), at=at)
         return [EdgeTraffic(client=client, server=server, requests=requests,
                             failed=min(failed_by_pair.get((client, server), 0.0), requests))
                 for (client, server), requests in sorted(requests_by_pair.items()) if requests > 0]
 
-    def _pair_totals(self, template: str, *, window: str, at: datetime) -> dict[tuple[str, str], float]:
+    def _pair_totals(self, expression: str, *, at: datetime) -> dict[tuple[str, str], float]:
         totals: dict[tuple[str, str], float] = {}
-        for item in self.query(Template(template).safe_substitute(window=window), time=at):
+        for item in self.query(expression, time=at):
             labels = item.get("metric", {})
             value = _number(item.get("value", [0, "nan"])[1])
             if labels.get("client") and labels.get("server") and value is not None:
@@ -635,11 +637,3 @@ def duration_seconds(duration: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != duration:
         raise ValueError(f"not a duration: {duration!r}")
     return sum(float(n) * units[u] for n, u in parts)
-
-
-# Service-graph counters per client->server pair (OTel Collector and Tempo
-# name them alike; the Collector's `failed` label is summed away).
-EDGE_TRAFFIC_PROMQL: dict[str, str] = {
-    "requests": "sum by (client, server) (increase(traces_service_graph_request_total[$window]))",
-    "failed": "sum by (client, server) (increase(traces_service_graph_request_failed_total[$window]))",
-}

@@ -74,6 +74,8 @@ def test_stopped_prometheus_gives_a_retried_task_then_a_recorded_failure(
     assert not ServiceDependency.objects.exists()
 
 
-def test_mesh_discovery_task_does_nothing_while_off(settings):
+def test_mesh_discovery_task_does_nothing_while_off_on_the_worker(settings, live_celery_worker):
     settings.MESH_DISCOVERY = "off"
-    assert discover_mesh_graph.apply().get()["edges_seen"] == 0
+    result = discover_mesh_graph.delay()
+    assert result.get(timeout=30)["edges_seen"] == 0
+    assert TaskResult.objects.get(task_id=result.id).status == "SUCCESS"
