@@ -165,6 +165,9 @@ def _dependency_availability(source: TelemetrySource, service_id: str, dependenc
     it: 1 - failed / total of its own calls to it over [start, end] when the
     service graph has them (`edge`), else the dependency's own availability
     over the last 30 days (`service`)."""
+    dependencies = list(dependencies)
+    if not dependencies:
+        return {}, {}
     edges = context.edges(source, start=start, end=end)
     availability, basis = {}, {}
     for dependency in dependencies:
@@ -446,17 +449,10 @@ def _prior_sample(services: list[Service], limit: int) -> list[Service]:
 
 def fleet_prior_ensure(*, source: TelemetrySource) -> FleetPriorParams:
     """The latest stored prior. Before the first batch has stored one, fit
-    it now; store it when at least MIN_SERVICES services have data (a
-    smaller fleet uses the default, and asks again next time)."""
-    stored = fleet_prior_current()
-    if stored is not None:
-        return FleetPriorParams.from_dict(stored.parameters)
-    params, services_used = _fit_fleet_prior(source=source, now=timezone.now(),
-                                             max_services=FLEET_PRIOR_MAX_SERVICES)
-    if services_used >= MIN_SERVICES:
-        FleetPrior.objects.create(parameters=params.as_dict(), services_used=services_used, is_default=False,
-                                  fitted_at=timezone.now())
-    return params
+    and store it now (the default when fewer than MIN_SERVICES services have
+    data), so the next generation reads a row instead of the whole fleet."""
+    stored = fleet_prior_current() or fleet_prior_refit(source=source)
+    return FleetPriorParams.from_dict(stored.parameters)
 
 
 def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | None = None,

@@ -12,7 +12,6 @@ import networkx as nx
 from graph.benchmarks.generate import generate_graph
 from graph.domain.merge import EffectiveEdge
 from graph.models import Service
-from recommendations.domain.fleet_prior import FleetPriorParams
 from recommendations.models import FleetPrior, SloRecommendation
 from recommendations.services import BatchContext, fleet_prior_refit, recommendations_generate_many
 from recommendations.tasks import BATCH_CHUNK_SIZE
@@ -46,10 +45,13 @@ def run(*, progress) -> dict:
         prior = fleet_prior_refit(source=source)
         prior_seconds = time.perf_counter() - started
         progress(f"recommendations: fleet prior fitted on {prior.services_used} services in {prior_seconds:.1f} s")
-        context = BatchContext(graph=graph, prior=FleetPriorParams.from_dict(prior.parameters))
-        # The same chunks, and the same call, as the daily batch's Celery tasks.
+        # The same chunks, and the same call, as the daily batch's Celery
+        # tasks: a fresh context per chunk (it reads the stored prior, the
+        # edge traffic and the dependencies' facts again); only the graph is
+        # handed in, since the benchmark's graph lives in memory.
         for start in range(0, len(services), BATCH_CHUNK_SIZE):
             chunk = services[start:start + BATCH_CHUNK_SIZE]
+            context = BatchContext(graph=graph)
             generated += recommendations_generate_many(services=chunk, source=source, context=context).recommendations
             done = start + len(chunk)
             if done % 1000 == 0:

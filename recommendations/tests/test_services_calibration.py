@@ -150,10 +150,13 @@ def test_before_the_first_batch_the_first_recommendation_fits_the_prior(demo_gra
     assert response.json()["recommendations"][0]["explanation"]["fleet_prior"]["services"] == 26
 
 
-def test_a_small_fleet_without_a_stored_prior_uses_the_default_and_stores_nothing(demo_graph):
+def test_a_small_fleet_stores_the_default_prior_once(demo_graph, django_assert_max_num_queries):
     Service.objects.exclude(service_id__in=["checkout", "payment"]).update(retired_at="2026-01-01T00:00Z")
     row = recommendations_generate(service=Service.objects.get(service_id="checkout"), source=DemoSource())[0]
-    assert row.explanation["fleet_prior"] == {
-        "incident_chance": round(DEFAULT_FLEET_PRIOR.incident_chance, 6), "services": 0,
-        "incidents_seen": row.explanation["fleet_prior"]["incidents_seen"]}
-    assert not FleetPrior.objects.exists()
+    assert row.explanation["fleet_prior"]["services"] == 0
+    assert row.explanation["fleet_prior"]["incident_chance"] == round(DEFAULT_FLEET_PRIOR.incident_chance, 6)
+    stored = FleetPrior.objects.get()
+    assert stored.is_default and stored.services_used < 20
+    # The next generation reads that row: no second fit, no second row.
+    recommendations_generate(service=Service.objects.get(service_id="payment"), source=DemoSource())
+    assert FleetPrior.objects.get().pk == stored.pk
