@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from slo_engine.api.serializers import QueryBooleanField, QuerySerializer, StrictSerializer
 from slos.domain.budget import burn_down_points
 from slos.exporters import EXPORT_FORMATS
 from slos.models import TARGET_MAX, TARGET_MIN, ServiceLevelObjective, SloChange, SloStatus
@@ -117,7 +118,7 @@ class SloChangeSerializer(serializers.ModelSerializer):
                   "recommendation_id", "at"]
 
 
-class SloDecisionSerializer(serializers.Serializer):
+class SloDecisionSerializer(StrictSerializer):
     """A decision on a recommendation's tier."""
 
     action = serializers.ChoiceField(choices=["accept", "modify", "reject"])
@@ -140,15 +141,15 @@ class SloDecisionSerializer(serializers.Serializer):
         return attrs
 
 
-class SloRetireSerializer(serializers.Serializer):
+class SloRetireSerializer(StrictSerializer):
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
 
 
-class SloExportQuerySerializer(serializers.Serializer):
+class SloExportQuerySerializer(QuerySerializer):
     format = serializers.ChoiceField(choices=EXPORT_FORMATS)
     team = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ServiceSlosQuerySerializer(serializers.Serializer):
-    refresh = serializers.BooleanField(required=False, default=False,
-                                       help_text="recompute the status of the service's SLOs now")
+class ServiceSlosQuerySerializer(QuerySerializer):
+    refresh = QueryBooleanField(required=False, default=False,
+                                help_text="recompute the status of the service's SLOs now (needs a write key)")

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from graph.models import Service
 from recommendations.api.views import _IgnoreFormatParameter
-from slo_engine.api.errors import Conflict, ProblemError, UnprocessableEntity
+from slo_engine.api.errors import Conflict, ProblemError
 from slo_engine.api.pagination import StandardPagination
-from slo_engine.api.permissions import actor_name
+from slo_engine.api.permissions import actor_name, require_write_scope
 from slo_engine.api.views import BaseApiView, BaseGenericViewSet, ProblemSerializer, problem_responses
 from slos.api.serializers import (
     ServiceSlosQuerySerializer,
@@ -47,10 +47,9 @@ def _service(service_id: str) -> Service:
     return get_object_or_404(Service.objects.active(), service_id=service_id)
 
 
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise UnprocessableEntity(serializer.errors)
+def _body(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data if request.data else {})
+    serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
@@ -70,14 +69,16 @@ class ServiceSlosView(BaseApiView):
     @extend_schema(
         summary="SLOs of record of a service", operation_id="service_slos_list",
         description="The active SLOs of the service, each with its latest status (null until first scored). "
-                    "`refresh=true` scores them now from the telemetry source.",
+                    "`refresh=true` scores them now from the telemetry source (a write: 403 with a read key).",
         parameters=[SERVICE_ID, ServiceSlosQuerySerializer], responses={200: ServiceSlosSerializer,
-                                                                       **problem_responses(404, 422)},
+                                                                       **problem_responses(403, 404, 422)},
         tags=TAGS,
     )
     def get(self, request, service_id: str):
         service = _service(service_id)
-        query = _validated(ServiceSlosQuerySerializer, request.query_params)
+        query = ServiceSlosQuerySerializer.validated(request)
+        if query["refresh"]:
+            require_write_scope(request, field="refresh", what="refresh=true")
         slos = slos_of_service(service=service)
         if query["refresh"] and slos:
             slo_status_refresh(slos=slos)
@@ -101,7 +102,7 @@ class ServiceSlosView(BaseApiView):
     )
     def post(self, request, service_id: str):
         service = _service(service_id)
-        body = _validated(SloDecisionSerializer, request.data)
+        body = _body(SloDecisionSerializer, request)
         try:
             decision = slo_decide(
                 service=service, action=body["action"], recommendation_id=body["recommendation_id"],
@@ -142,7 +143,7 @@ class ServiceSloDetailView(BaseApiView):
     )
     def delete(self, request, service_id: str, slo_id: int):
         slo = self._slo(service_id, slo_id)
-        body = _validated(SloRetireSerializer, request.data if request.data else {})
+        body = _body(SloRetireSerializer, request)
         if slo.state != SloState.ACTIVE:
             raise Conflict(f"SLO {slo.pk} is already retired.")
         try:
@@ -204,7 +205,7 @@ class SloExportView(BaseApiView):
         tags=TAGS,
     )
     def get(self, request):
-        query = _validated(SloExportQuerySerializer, request.query_params)
+        query = SloExportQuerySerializer.validated(request)
         slos = slo_list_active(filters={"team": query["team"]} if query["team"] else None)
         try:
             text = export_slos(slos, export_format=query["format"])

@@ -2,7 +2,6 @@
 and the impact analysis of a degradation. Both only read, so a read key
 suffices, the POST included."""
 
-import math
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -14,30 +13,11 @@ from rest_framework.response import Response
 from graph.domain.whatif import TARGET_MAX, TARGET_MIN_EXCLUSIVE
 from graph.selectors import ServiceNotFound
 from slo_engine.api.errors import UnprocessableEntity
+from slo_engine.api.serializers import QuerySerializer, StrictSerializer
 from slo_engine.api.views import BaseApiView, problem_responses
 from slos.whatif import slo_target_of_record, whatif_constraint_analysis, whatif_impact_analysis
 
 MAX_DEPTH = 10
-
-
-class StrictFloatField(serializers.FloatField):
-    """A JSON number, finite: no strings, no booleans, no NaN or Infinity."""
-
-    default_error_messages = {"invalid": "A finite number is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
-            self.fail("invalid")
-        return float(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: no strings, booleans or fractions."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def _check_target(value: float) -> float:
@@ -46,7 +26,7 @@ def _check_target(value: float) -> float:
     return value
 
 
-class ConstraintQuerySerializer(serializers.Serializer):
+class ConstraintQuerySerializer(QuerySerializer):
     target = serializers.FloatField(
         required=False, validators=[_check_target],
         help_text=f"Availability target in ({TARGET_MIN_EXCLUSIVE}, {TARGET_MAX}]; default: the service's "
@@ -78,11 +58,11 @@ class ConstraintAnalysisSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class ImpactRequestSerializer(serializers.Serializer):
+class ImpactRequestSerializer(StrictSerializer):
     service_id = serializers.CharField(max_length=128)
-    availability = StrictFloatField(min_value=0.0, max_value=1.0,
-                                    help_text="The availability the service is assumed to run at, 0-1.")
-    max_depth = StrictIntegerField(required=False, default=MAX_DEPTH, min_value=1, max_value=MAX_DEPTH)
+    availability = serializers.FloatField(min_value=0.0, max_value=1.0,
+                                          help_text="The availability the service is assumed to run at, 0-1.")
+    max_depth = serializers.IntegerField(required=False, default=MAX_DEPTH, min_value=1, max_value=MAX_DEPTH)
 
 
 class ImpactedServiceSerializer(serializers.Serializer):
@@ -133,11 +113,9 @@ class ConstraintAnalysisView(BaseApiView):
         responses={200: ConstraintAnalysisSerializer, **problem_responses(404, 422)},
     )
     def get(self, request, service_id: str):
-        query = ConstraintQuerySerializer(data=request.query_params)
-        if not query.is_valid():
-            raise UnprocessableEntity(query.errors)
-        target = query.validated_data.get("target")
-        window_days = query.validated_data.get("window_days") or settings.SLO_WINDOW_DAYS
+        query = ConstraintQuerySerializer.validated(request)
+        target = query.get("target")
+        window_days = query.get("window_days") or settings.SLO_WINDOW_DAYS
         try:
             if target is None:
                 target = slo_target_of_record(service_id=service_id)
@@ -166,8 +144,7 @@ class ImpactAnalysisView(BaseApiView):
     )
     def post(self, request):
         payload = ImpactRequestSerializer(data=request.data)
-        if not payload.is_valid():
-            raise UnprocessableEntity(payload.errors)
+        payload.is_valid(raise_exception=True)
         data = payload.validated_data
         try:
             body = whatif_impact_analysis(service_id=data["service_id"], availability=data["availability"],

@@ -159,7 +159,7 @@ def test_refresh_scores_the_service_now_with_the_demo_source(write_client, read_
     settings.TELEMETRY_SOURCE = "demo"
     recommendation = SloRecommendationFactory(service__service_id="checkout")
     _accept(write_client, recommendation)
-    slos = read_client.get(SLOS.format("checkout") + "?refresh=true").json()["slos"]
+    slos = write_client.get(SLOS.format("checkout") + "?refresh=true").json()["slos"]
     status = slos[0]["status"]
     assert status["health"] in {"healthy", "warning", "critical", "exhausted"}
     assert set(status["burn_rates"]) == {"1h", "6h", "1d", "3d"}
@@ -167,6 +167,28 @@ def test_refresh_scores_the_service_now_with_the_demo_source(write_client, read_
     assert status["burn_down"] and status["burn_down"][-1]["budget_remaining"] == pytest.approx(
         status["budget_remaining"], abs=1e-5)
     assert read_client.get(SLOS.format("checkout") + "?refresh=maybe").status_code == 422
+
+
+def test_refresh_with_a_read_key_is_a_403_naming_it_and_scores_nothing(write_client, read_client):
+    _accept(write_client, SloRecommendationFactory(service__service_id="checkout"))
+    response = read_client.get(SLOS.format("checkout") + "?refresh=true")
+    assert response.status_code == 403
+    assert [e["field"] for e in response.json()["errors"]] == ["refresh"]
+    assert not SloStatus.objects.exists()
+    assert read_client.get(SLOS.format("checkout")).status_code == 200
+
+
+def test_an_unknown_body_field_is_a_422_naming_it(write_client):
+    recommendation = SloRecommendationFactory(service__service_id="checkout")
+    before = _state()
+    response = _accept(write_client, recommendation, targt=0.99)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["targt"]
+    assert _state() == before
+    slo = ServiceLevelObjective.objects.create(service=recommendation.service, sli_type="availability",
+                                               metric="availability", target=0.99, origin="custom")
+    retire = write_client.delete(f"{SLOS.format('checkout')}/{slo.pk}", {"reason": "typo"}, format="json")
+    assert retire.status_code == 422 and [e["field"] for e in retire.json()["errors"]] == ["reason"]
 
 
 def test_fleet_list_filters_orders_and_pins_its_queries(read_client, django_assert_num_queries):
