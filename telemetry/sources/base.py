@@ -8,6 +8,7 @@ dependencies, for the dependency ceiling). Implementations: `prometheus` and `de
 chosen by `TELEMETRY_SOURCE`.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -162,3 +163,12 @@ class TelemetrySource(Protocol):
         """Events of the SLO window ending at `at` (in `step`s) and of the
         trailing `windows`; `threshold_ms` makes "good" mean under it."""
         ...
+
+
+def duration_seconds(duration: str) -> float:
+    """Seconds of a PromQL duration such as `15m`, `1h`, `1h30m`, `7d`."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(float(n) * units[u] for n, u in parts)

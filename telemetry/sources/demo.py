@@ -31,7 +31,6 @@ import functools
 import hashlib
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -39,7 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from telemetry.sources.base import DailySli, EdgeTraffic, EventCounts, ObservedEdge, SliHistory, SloEvents, WindowSli
+from telemetry.sources.base import (
+    DailySli,
+    EdgeTraffic,
+    EventCounts,
+    ObservedEdge,
+    SliHistory,
+    SloEvents,
+    WindowSli,
+    duration_seconds,
+)
 
 DemoEdge = tuple[str, str, str, str, str]
 
@@ -100,7 +108,6 @@ LATENCY_BUCKET_BOUNDS_MS: tuple[float, ...] = (
 PERCENTILES: tuple[float, ...] = (50, 95, 99, 99.9)
 _PERCENTILE_FACTORS = {50: 1.0, 95: 2.6, 99: 4.2, 99.9: 7.5}
 _WINDOW_DAYS = {"1h": 1, "1d": 1, "7d": 7, "28d": 28, "90d": 90}
-_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MASK64 = (1 << 64) - 1
 
 
@@ -283,10 +290,7 @@ class DemoSource:
         (`15m`, `1h`, `2d`, ...); messaging and database edges typed as the
         OTel service graph types them. Hard sync edges carry their failed
         calls at the last day's failure rate (the edge health of `edge_traffic`)."""
-        match = re.fullmatch(r"(\d+)([smhd])", lookback)
-        if not match:
-            raise ValueError(f"bad lookback {lookback!r}; expected e.g. 15m, 1h, 7d")
-        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        seconds = duration_seconds(lookback)
         edges = []
         for source, target, mode, _criticality, protocol in demo_topology_edges():
             if mode == "async":
@@ -384,7 +388,7 @@ class DemoSource:
         """Events for scoring an SLO, from an hourly model consistent with
         `daily_history` (see `_hourly_events`); partial hours count pro rata,
         and nothing after `at` exists."""
-        longest = max([window_days * 86400] + [_duration_seconds(w) for w in windows])
+        longest = max([window_days * 86400] + [duration_seconds(w) for w in windows])
         end = at.timestamp()
         first_hour = math.floor((end - longest) / 3600) - 1
         last_hour = math.floor(end / 3600)
@@ -409,17 +413,10 @@ class DemoSource:
         step_good, step_total = np.diff(cum_good), np.diff(cum_total)
         series = [(datetime.fromtimestamp(float(t), tz=UTC), EventCounts(good=float(g), total=float(n)))
                   for t, g, n in zip(bounds[1:], step_good, step_total, strict=True) if n > 0]
-        starts = np.array([end - _duration_seconds(w) for w in windows] + [end], dtype=float)
+        starts = np.array([end - duration_seconds(w) for w in windows] + [end], dtype=float)
         window_good, window_total = events_until(starts)
         good_in = window_good[-1] - window_good[:-1]
         total_in = window_total[-1] - window_total[:-1]
         counts = {w: EventCounts(good=float(good_in[k]), total=float(total_in[k])) if total_in[k] > 0 else None
                   for k, w in enumerate(windows)}
         return SloEvents(series=tuple(series), windows=counts)
-
-
-def _duration_seconds(window: str) -> int:
-    match = re.fullmatch(r"(\d+)([smhd])", window)
-    if not match:
-        raise ValueError(f"bad window {window!r}; expected e.g. 5m, 1h, 3d")
-    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]

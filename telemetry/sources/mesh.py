@@ -15,7 +15,8 @@ skipped.
 from dataclasses import dataclass
 from string import Template
 
-from telemetry.sources.prometheus import PrometheusSource, _number, duration_seconds
+from telemetry.sources.base import duration_seconds
+from telemetry.sources.prometheus import PrometheusSource, _number
 
 MESHES = ("istio", "linkerd")
 

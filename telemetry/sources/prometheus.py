@@ -46,6 +46,7 @@ from telemetry.sources.base import (
     TelemetryQueryError,
     TelemetryUnavailable,
     WindowSli,
+    duration_seconds,
 )
 
 logger = logging.getLogger(__name__)
@@ -628,12 +629,3 @@ class PrometheusSource:
             other = window_others.get(window, total if other_is_good else 0.0)
             counts[window] = EventCounts(good=other if other_is_good else total - other, total=total)
         return SloEvents(series=tuple(series), windows=counts)
-
-
-def duration_seconds(duration: str) -> float:
-    """Seconds of a PromQL duration such as `15m`, `1h`, `1h30m`, `7d`."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", duration)
-    if not parts or "".join(n + u for n, u in parts) != duration:
-        raise ValueError(f"not a duration: {duration!r}")
-    return sum(float(n) * units[u] for n, u in parts)
