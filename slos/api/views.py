@@ -27,7 +27,7 @@ from slos.api.serializers import (
 )
 from slos.exporters import ExportError, export_slos
 from slos.filtersets import SloFilterSet
-from slos.models import ServiceLevelObjective, SloState
+from slos.models import ServiceLevelObjective
 from slos.selectors import slo_history, slo_list_active, slos_of_service
 from slos.services import (
     DecisionError,
@@ -144,8 +144,6 @@ class ServiceSloDetailView(BaseApiView):
     def delete(self, request, service_id: str, slo_id: int):
         slo = self._slo(service_id, slo_id)
         body = _body(SloRetireSerializer, request)
-        if slo.state != SloState.ACTIVE:
-            raise Conflict(f"SLO {slo.pk} is already retired.")
         try:
             decision = slo_retire(slo=slo, actor=actor_name(request), rationale=body["rationale"])
         except DecisionError as exc:

@@ -127,8 +127,6 @@ def _replace(*, service: Service, recommendation: SloRecommendation, values: dic
         service=service, slo=slo, action=action, actor=actor, rationale=rationale, before=before,
         after=slo_snapshot(slo), recommendation=recommendation,
     )
-    if previous is not None:
-        previous.refresh_from_db()
     return SloDecision(change=change, slo=slo, retired=previous)
 
 
@@ -197,6 +195,6 @@ def slo_retire(*, slo: ServiceLevelObjective, actor: str, rationale: str = "") -
         _retire(slo, timezone.now())
         change = SloChange.objects.create(
             service=slo.service, slo=slo, action=SloAction.RETIRE, actor=actor, rationale=rationale,
-            before=before, after=slo_snapshot(slo), recommendation=slo.recommendation,
+            before=before, after=slo_snapshot(slo), recommendation_id=slo.recommendation_id,
         )
         return SloDecision(change=change, slo=slo, retired=slo)
