@@ -319,7 +319,7 @@ def _build_rows(*, service: Service, source: TelemetrySource, now: datetime,
     span_attributes({"service.id": service.service_id})
     window_days = settings.SLO_WINDOW_DAYS
     # The lookback ends with the last complete UTC day (today's is partial).
-    end = (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
+    end = last_complete_day(now)
     history, clean, cold_start = _load_history(source, service, end)
     lookback_days = COLD_START_LOOKBACK_DAYS if cold_start else DEFAULT_LOOKBACK_DAYS
     quality = data_quality(history=clean, lookback_days=lookback_days, cold_start=cold_start)
@@ -435,7 +435,8 @@ FLEET_PRIOR_MAX_SERVICES = 1000
 BACKTEST_HISTORY_DAYS = 182
 
 
-def _last_complete_day(now: datetime) -> date:
+def last_complete_day(now: datetime) -> date:
+    """The last UTC day that is over at `now` (the recommender uses complete days only)."""
     return (now.astimezone(UTC).date() if timezone.is_aware(now) else now.date()) - timedelta(days=1)
 
 
@@ -474,7 +475,7 @@ def fleet_prior_refit(*, source: TelemetrySource | None = None, now: datetime | 
 @traced("recommendation.fleet_prior_fit")
 def _fit_fleet_prior(*, source: TelemetrySource, now: datetime, max_services: int) -> tuple[FleetPriorParams, int]:
     """(prior, services with data it saw) over the last 30 complete days."""
-    end = _last_complete_day(now)
+    end = last_complete_day(now)
     start = end - timedelta(days=DEFAULT_LOOKBACK_DAYS - 1)
     splits = []
     for service in _prior_sample(list(Service.objects.active().order_by("service_id")), max_services):
@@ -513,7 +514,7 @@ def backtest_run(*, source: TelemetrySource | None = None, now: datetime | None 
     source = source or get_telemetry_source()
     now = now or timezone.now()
     window_days = settings.SLO_WINDOW_DAYS
-    end = _last_complete_day(now)
+    end = last_complete_day(now)
     start = end - timedelta(days=history_days - 1)
     services = list(Service.objects.active().order_by("service_id"))
     fleet = _prior_sample(services, FLEET_PRIOR_MAX_SERVICES)

@@ -19,6 +19,7 @@ from graph.models import Service, ServiceCriticality
 from graph.selectors import service_direct_edges
 from recommendations.models import SloRecommendation
 from recommendations.selectors import backtest_latest, recommendations_active
+from recommendations.services import last_complete_day
 from telemetry.sources import TelemetryError, get_telemetry_source
 from web.slo_pages import SLO_HEALTH_BANDS, service_slo_context
 
@@ -212,7 +213,7 @@ def _history_window(recommendations: list[SloRecommendation]) -> tuple[date, dat
         end_day = _as_day(max(w[1] for w in windows) - timedelta(microseconds=1))
         if end_day >= start_day:
             return max(start_day, end_day - timedelta(days=MAX_HISTORY_DAYS - 1)), end_day
-    end_day = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    end_day = last_complete_day(timezone.now())
     return end_day - timedelta(days=DEFAULT_HISTORY_DAYS - 1), end_day
 
 
