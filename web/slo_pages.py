@@ -10,21 +10,14 @@ from django.shortcuts import render
 
 from graph.models import Service, ServiceCriticality
 from recommendations.models import SloRecommendation
-from slos.domain.budget import burn_down_points
+from slos.domain.budget import BURN_RATE_WINDOWS, burn_down_points
 from slos.filtersets import ORDERINGS, SloFilterSet
 from slos.models import TARGET_MAX, TARGET_MIN, ServiceLevelObjective, SloHealth
 from slos.selectors import slo_history, slo_list_active, slos_of_service
 
 FLEET_PAGE_SIZE = 100
 TRAIL_LENGTH = 20
-BURN_WINDOWS = ("1h", "6h", "1d", "3d")
 SLO_HEALTH_BANDS = tuple(SloHealth.values)
-
-
-def _percent(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 100:.{digits}f}".rstrip("0").rstrip(".") + "%"
 
 
 def _burn(value: float | None) -> str:
@@ -38,25 +31,26 @@ def _status(slo: ServiceLevelObjective):
 
 def slo_row(slo: ServiceLevelObjective) -> dict:
     """One SLO with its status as text, for the tables."""
+    from web.views import metric_label, percent  # web.views imports this module
     status = _status(slo)
     rates = (status.burn_rates if status else {}) or {}
     row = {
         "object": slo,
         "service_id": slo.service.service_id,
-        "metric": slo.metric.replace("_", " ").capitalize(),
-        "objective": (f"{_percent(slo.target)} under {slo.threshold_ms:g} ms" if slo.threshold_ms is not None
-                      else _percent(slo.target)),
+        "metric": metric_label(slo.metric),
+        "objective": (f"{percent(slo.target)} under {slo.threshold_ms:g} ms" if slo.threshold_ms is not None
+                      else percent(slo.target)),
         "health": status.health if status else SloHealth.UNKNOWN,
         "scored": status is not None,
         "stale": bool(status and status.stale),
-        "budget_left": _percent(status.budget_remaining, 1) if status else "–",
+        "budget_left": percent(status.budget_remaining, digits=1) if status else "–",
         "budget_left_value": status.budget_remaining if status else None,
         "minutes_left": (f"{status.budget_remaining_minutes:,.0f} of {status.budget_total_minutes:,.0f} min"
                          if status and status.budget_remaining_minutes is not None and slo.threshold_ms is None
                          else ""),
-        "window_availability": _percent(status.window_availability, 4) if status else "–",
+        "window_availability": percent(status.window_availability, digits=4) if status else "–",
         "burn_rates": [{"window": w, "value": _burn(rates.get(w)),
-                        "hot": rates.get(w) is not None and rates[w] > 1} for w in BURN_WINDOWS],
+                        "hot": rates.get(w) is not None and rates[w] > 1} for w in BURN_RATE_WINDOWS],
         "firing": status.firing if status else None,
         "exhaustion_at": status.exhaustion_at if status else None,
         "computed_at": status.computed_at if status else None,
@@ -107,12 +101,13 @@ def slo_fleet(request: HttpRequest) -> HttpResponse:
 
 def trail_row(change) -> dict:
     """One audit-trail row with what changed as a sentence fragment."""
+    from web.views import percent  # web.views imports this module
     before, after = change.before or {}, change.after or {}
     metric = (after.get("metric") or before.get("metric") or "").replace("_", " ")
     if before.get("target") is not None and after.get("target") is not None and change.action != "retire":
-        what = f"{_percent(before['target'])} → {_percent(after['target'])}"
+        what = f"{percent(before['target'])} → {percent(after['target'])}"
     else:
-        what = _percent(after.get("target", before.get("target")))
+        what = percent(after.get("target", before.get("target")))
     if after.get("threshold_ms"):
         what += f" under {after['threshold_ms']:g} ms"
     if after.get("version"):

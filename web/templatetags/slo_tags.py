@@ -2,6 +2,8 @@
 
 from django import template
 
+from web.views import percent as percent_text
+
 register = template.Library()
 
 
@@ -15,5 +17,5 @@ def get_item(mapping, key):
 def percent(value, digits: int = 3):
     """0.9995 -> "99.95%"; "–" for no value."""
     if value is None or value == "":
-        return "–"
-    return f"{float(value) * 100:.{int(digits)}f}".rstrip("0").rstrip(".") + "%"
+        return percent_text(None)
+    return percent_text(float(value), digits=int(digits))
