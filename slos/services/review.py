@@ -113,8 +113,10 @@ def slo_auto_approve(*, service_ids: Iterable[str] | None = None, config: dict |
         recommendations = recommendations.filter(service__service_id__in=service_ids)
         active_slos = active_slos.filter(service__service_id__in=service_ids)
         rejections = rejections.filter(service__service_id__in=service_ids)
-    covered = set(active_slos.values_list("service_id", "sli_type", "metric"))
-    rejected = set(rejections.values_list("service_id", "recommendation__sli_type", "recommendation__metric"))
+    # Sets: no ORDER BY.
+    covered = set(active_slos.order_by().values_list("service_id", "sli_type", "metric"))
+    rejected = set(rejections.order_by().values_list("service_id", "recommendation__sli_type",
+                                                     "recommendation__metric"))
     minimum = float(config.get("min_completeness", 0.0))
     approved = 0
     for recommendation in recommendations.order_by("service__service_id", "sli_type", "metric"):

@@ -1,6 +1,8 @@
 """Review due (drift) and auto-approval, and the daily batch's hook."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from recommendations.signals import batch_chunk_generated
 from slos.models import ServiceLevelObjective, SloChange
@@ -126,3 +128,27 @@ def test_the_daily_batch_chunk_flags_drift_from_a_real_regeneration(settings):
     first.refresh_from_db()
     assert first.status == "superseded" and slo.review_due
     assert "tighter than the SLO of record's 90%" in slo.review_reason
+
+
+def test_a_chunk_reads_only_its_own_services_slos_and_rejections():
+    covered = SloRecommendationFactory(service__service_id="covered", service__criticality="medium")
+    _accept(covered, tier="conservative")
+    refused = SloRecommendationFactory(service__service_id="refused", service__criticality="medium")
+    slo_decide(service=refused.service, action="reject", recommendation_id=refused.pk, tier="balanced",
+               actor="bob", rationale="not yet")
+    for index in range(3):  # the rest of the fleet, with SLOs and rejections of its own
+        _accept(SloRecommendationFactory(service__service_id=f"elsewhere-{index}", service__criticality="low"))
+    SloRecommendationFactory(service__service_id="fresh", service__criticality="low")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert slo_auto_approve(service_ids=["covered", "refused", "fresh"], config=CONFIG) == {"approved": 1}
+
+    assert ServiceLevelObjective.objects.get(service__service_id="fresh").created_by == "auto-approval"
+    assert ServiceLevelObjective.objects.get(service__service_id="covered").origin == "conservative"
+    assert not ServiceLevelObjective.objects.filter(service__service_id="refused").exists()
+    scans = [q["sql"] for q in queries.captured_queries
+             if q["sql"].startswith("SELECT") and ("slos_servicelevelobjective" in q["sql"].split("WHERE")[0]
+                                                   or "slos_slochange" in q["sql"].split("WHERE")[0])]
+    # Each read of SLOs or rejections names the chunk's services (or the one being approved), not the fleet.
+    assert len(scans) >= 2 and all("IN ('covered', 'refused', 'fresh')" in sql
+                                   or '"slos_servicelevelobjective"."service_id" = ' in sql for sql in scans), scans
